@@ -1,0 +1,297 @@
+"""Choosing the sentences that answer a question, and deciding when to abstain.
+
+Pure logic over passages that are already retrieved: no model, no files. An
+answer is made only of verbatim sentences of the documents, each cited, and
+every quote is checked against the document text before it leaves here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from assistant.records import Answer, Passage, Source
+from assistant.segment import count_words
+from assistant.textnorm import analyze, document_terms
+
+ABSTENTION = "The documents do not say {topic}."
+
+_KIND_PATTERNS = (
+    ("time", re.compile(r"\b(when|what (year|date|day|month|time)|which (year|date|day|month)|how long ago)\b")),
+    ("quantity", re.compile(r"\b(how (many|much)|what (number|percentage|amount))\b")),
+    ("person", re.compile(r"\b(who|whom|whose)\b")),
+    ("place", re.compile(r"\b(where)\b")),
+)
+
+_MONTHS = "january february march april may june july august september october november december"
+_TIME = re.compile(
+    rf"\b((?:{'|'.join(_MONTHS.split())})\b|(?:1[89]|20)\d{{2}}\b|(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
+    r"|yesterday|today|tomorrow|(?:last|past|previous|next|coming|same) (?:day|week|month|year)s?\b|annual)",
+    re.IGNORECASE,
+)
+_QUANTITY = re.compile(
+    r"\b(\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|hundreds?"
+    r"|thousands?|millions?|dozens?|first|second|third|fourth|fifth|sixth)\b",
+    re.IGNORECASE,
+)
+_RANKS = re.compile(
+    r"\b(colonel|general|lieutenant|major|captain|commissar|minister|ministers|president|chairman|chairwoman"
+    r"|director|commander|officer|ambassador|secretary|premier|governor|mr|mrs|ms|dr|deputy|counterpart)\b",
+    re.IGNORECASE,
+)
+_PLACE = re.compile(
+    r"\b(?:in|at|to|from|near|of)\s+(?:the\s+)?(?:[a-z]+\s+){0,3}?[A-ZĐ][\w’']+"
+    r"|\b(province|city|district|capital|country|region|border area|headquarters)\b"
+)
+_CAPITALISED_PAIR = re.compile(r"(?<!^)\b[A-ZĐ][\w’']+\s+[A-ZĐ][\w’']+")
+_ANAPHOR_START = re.compile(
+    r"^(he|she|they|it|this|these|those|its|their|his|her|accordingly|thus|therefore|also|in addition)\b", re.IGNORECASE
+)
+
+
+class TermStats(Protocol):
+    """Corpus statistics the answerer needs: how rare a term is, and whether it occurs at all."""
+
+    def idf(self, term: str) -> float: ...
+
+    def knows(self, term: str) -> bool: ...
+
+
+def answer_kind(question: str) -> str | None:
+    """The kind of fact a question asks for: time, quantity, person, place, or None."""
+    lowered = question.lower()
+    for kind, pattern in _KIND_PATTERNS:
+        if pattern.search(lowered):
+            return kind
+    return None
+
+
+def has_kind(sentence: str, kind: str | None) -> bool:
+    if kind is None:
+        return True
+    if kind == "time":
+        return bool(_TIME.search(sentence))
+    if kind == "quantity":
+        return bool(_QUANTITY.search(sentence))
+    if kind == "person":
+        return bool(_RANKS.search(sentence) or _CAPITALISED_PAIR.search(sentence))
+    return bool(_PLACE.search(sentence))
+
+
+@dataclass(frozen=True)
+class QuestionProfile:
+    """The parts of a question the answerer weighs: its words, its names, its kind."""
+
+    text: str
+    kind: str | None
+    words: tuple[str, ...]
+    compounds: tuple[tuple[str, tuple[str, str]], ...]
+    names: tuple[str, ...]  # capitalised words after the first: they must be found
+    context_words: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, question: str, context: str = "") -> QuestionProfile:
+        analyzed = analyze(question, "all")
+        compounds = tuple(
+            (c, (analyzed.words[i], analyzed.words[j])) for c, (i, j) in zip(analyzed.compounds, analyzed.pairs, strict=True)
+        )
+        names = []
+        for position, match in enumerate(re.finditer(r"[^\W_]+", question)):
+            word = match.group()
+            if position > 0 and word[0].isupper():
+                names.extend(analyze(word).words)
+        own = set(analyzed.words)
+        context_words = tuple(dict.fromkeys(w for w in analyze(context, "all").words if w not in own)) if context else ()
+        return cls(
+            text=question,
+            kind=answer_kind(question),
+            words=tuple(dict.fromkeys(analyzed.words)),
+            compounds=compounds,
+            names=tuple(dict.fromkeys(names)),
+            context_words=context_words,
+        )
+
+
+@dataclass
+class Candidate:
+    """A sentence of a retrieved passage, with what was measured of it."""
+
+    passage: Passage
+    start: int
+    end: int
+    coverage: float = 0.0
+    kind_match: bool = True
+    score: float = 0.0
+    terms: set[str] = field(default_factory=set)
+
+    @property
+    def text(self) -> str:
+        return self.passage.document.text[self.start : self.end]
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return (self.passage.document.doc_id, self.start, self.end)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How well the best candidate supports an answer; abstain when `score` is low."""
+
+    coverage: float
+    dense: float
+    kind_match: bool
+    missing_names: tuple[str, ...]
+
+    @property
+    def score(self) -> float:
+        value = self.coverage + 0.5 * max(self.dense, 0.0)
+        if not self.kind_match:
+            value -= 0.25
+        return value - 0.5 * len(self.missing_names)
+
+
+def matched_words(profile: QuestionProfile, terms: set[str]) -> set[str]:
+    """Question words found in `terms`, counting both words of a compound found joined."""
+    found = {w for w in profile.words if w in terms}
+    for compound, parts in profile.compounds:
+        if compound in terms:
+            found.update(parts)
+    return found
+
+
+def coverage(profile: QuestionProfile, terms: set[str], stats: TermStats) -> float:
+    """Share of the question's weight found in `terms`: idf-weighted, earlier turns at half weight.
+
+    A word the corpus never uses counts half: it may be a paraphrase that the
+    dense score answers for, while a missing name is judged apart.
+    """
+
+    def weight(word: str) -> float:
+        return stats.idf(word) * (1.0 if stats.knows(word) else 0.5)
+
+    found = matched_words(profile, terms)
+    total = sum(weight(w) for w in profile.words) + 0.5 * sum(weight(w) for w in profile.context_words)
+    if total == 0:
+        return 0.0
+    got = sum(weight(w) for w in profile.words if w in found)
+    got += 0.5 * sum(weight(w) for w in profile.context_words if w in terms)
+    return got / total
+
+
+def candidates(passages: list[Passage], profile: QuestionProfile, stats: TermStats) -> list[Candidate]:
+    """Every sentence of the passages once, scored for the question.
+
+    A sentence is credited with the words of the sentence before it at a
+    discount, since a fact often sits in the sentence after the one that
+    names the topic ("Accordingly, they will ...").
+    """
+    top = passages[0].score if passages and passages[0].score > 0 else 1.0
+    seen: dict[tuple[str, int, int], Candidate] = {}
+    for passage in passages:
+        prior = passage.score / top
+        previous_terms: set[str] = set()
+        for start, end in passage.chunk.sentences:
+            candidate = Candidate(passage, start, end)
+            candidate.terms = set(document_terms(candidate.text))
+            own = coverage(profile, candidate.terms, stats)
+            joined = coverage(profile, candidate.terms | previous_terms, stats)
+            if _ANAPHOR_START.match(candidate.text):
+                own = max(own, 0.8 * joined)
+            candidate.coverage = own
+            candidate.kind_match = has_kind(candidate.text, profile.kind)
+            candidate.score = own + 0.15 * prior + (0.2 if profile.kind and candidate.kind_match else 0.0)
+            previous_terms = candidate.terms
+            if candidate.key not in seen or seen[candidate.key].score < candidate.score:
+                seen[candidate.key] = candidate
+    return sorted(seen.values(), key=lambda c: (-c.score, c.key))
+
+
+def evidence_for(best: Candidate, profile: QuestionProfile, stats: TermStats) -> Evidence:
+    passage = best.passage
+    context_terms = set(document_terms(f"{passage.document.title}\n{passage.text}"))
+    found = matched_words(profile, context_terms | best.terms)
+    return Evidence(
+        coverage=max(best.coverage, coverage(profile, context_terms, stats)),
+        dense=passage.dense_score,
+        kind_match=best.kind_match,
+        missing_names=tuple(n for n in profile.names if n not in found),
+    )
+
+
+def select(ranked: list[Candidate], profile: QuestionProfile, max_words: int) -> list[Candidate]:
+    """The best sentence, then others that add question words it lacks, within `max_words`."""
+    if not ranked:
+        return []
+    chosen = [ranked[0]]
+    covered = matched_words(profile, ranked[0].terms)
+    words = count_words(ranked[0].text)
+    for candidate in ranked[1:]:
+        if candidate.score < 0.8 * ranked[0].score:
+            break
+        size = count_words(candidate.text)
+        adds = matched_words(profile, candidate.terms) - covered
+        if adds and words + size <= max_words:
+            chosen.append(candidate)
+            covered |= adds
+            words += size
+    return chosen
+
+
+def topic_of(question: str) -> str:
+    """The question turned into the tail of "The documents do not say ...": 'who led X' -> 'who led X'."""
+    topic = question.strip().rstrip("?.! ")
+    return topic[:1].lower() + topic[1:] if topic else "that"
+
+
+def abstain(question: str) -> Answer:
+    return Answer(question=question, answer=ABSTENTION.format(topic=topic_of(question)), abstained=True, sources=[])
+
+
+def compose(question: str, chosen: list[Candidate]) -> Answer:
+    """An answer of verbatim quotes, each followed by its [n] marker, with its sources."""
+    sources = []
+    parts = []
+    for n, candidate in enumerate(chosen, start=1):
+        document = candidate.passage.document
+        quote = document.text[candidate.start : candidate.end]
+        assert quote == candidate.text and quote.strip() == quote and quote, "a quote must be verbatim document text"
+        sources.append(
+            Source(
+                n=n,
+                doc_id=document.doc_id,
+                path=document.path,
+                title=document.title,
+                quote=quote,
+                start=candidate.start,
+                end=candidate.end,
+                score=candidate.score,
+            )
+        )
+        parts.append(f"{quote} [{n}]")
+    return Answer(question=question, answer=" ".join(parts), abstained=False, sources=sources)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """An answer together with the evidence it was decided on (for calibration and debugging)."""
+
+    answer: Answer
+    evidence: Evidence | None
+
+
+def answer_question(
+    question: str,
+    profile: QuestionProfile,
+    passages: list[Passage],
+    stats: TermStats,
+    min_evidence: float,
+    max_words: int,
+) -> Decision:
+    ranked = candidates(passages, profile, stats)
+    if not ranked:
+        return Decision(abstain(question), None)
+    evidence = evidence_for(ranked[0], profile, stats)
+    if evidence.score < min_evidence:
+        return Decision(abstain(question), evidence)
+    return Decision(compose(question, select(ranked, profile, max_words)), evidence)

@@ -1,0 +1,218 @@
+"""The `assistant` command: index, ask, chat, search, info.
+
+A thin face over `Assistant`: it parses arguments, prints, and turns a user's
+mistake into one line and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from assistant.errors import AssistantError
+from assistant.records import Answer, Passage
+from assistant.settings import BM25_METHODS, BM25Params, IndexSettings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+corpus_option = click.option(
+    "--corpus",
+    "corpus_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="ASSISTANT_CORPUS",
+    default="corpus",
+    show_default=True,
+    help="Folder of .txt/.md articles [env: ASSISTANT_CORPUS].",
+)
+index_option = click.option(
+    "--index",
+    "index_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="ASSISTANT_INDEX",
+    default="index",
+    show_default=True,
+    help="Index folder [env: ASSISTANT_INDEX].",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line.")
+
+
+def user_errors(command: F) -> F:
+    """Report an AssistantError as one line with exit 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except AssistantError as error:
+            raise click.ClickException(str(error)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _inputs(text: str, what: str) -> Iterator[str]:
+    """`text` itself, or each non-empty stdin line when `text` is '-'."""
+    if text == "-":
+        for line in sys.stdin:
+            if line.strip():
+                yield line.strip()
+        return
+    if not text.strip():
+        raise click.UsageError(f"the {what} is empty")
+    yield text
+
+
+def _load(index_dir: Path):  # the facade (and torch) is imported lazily to keep `info` fast
+    from assistant.core import Assistant
+
+    return Assistant.load(index_dir)
+
+
+def _emit_json(data: dict[str, Any]) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False))
+
+
+def format_answer(answer: Answer) -> str:
+    lines = [answer.answer]
+    if answer.sources:
+        lines += ["", "Sources:"]
+        for source in answer.sources:
+            lines.append(f"[{source.n}] {source.title} — {source.path}, characters {source.start}–{source.end}")
+            lines.append(f"    “{source.quote}”")
+    return "\n".join(lines)
+
+
+def format_passage(passage: Passage) -> str:
+    head = (
+        f"{passage.rank}. {passage.document.title} — {passage.document.path} [{passage.chunk.start}:{passage.chunk.end}]"
+        f"  score {passage.score:.3f} (bm25 {passage.bm25_score:.2f}, dense {passage.dense_score:.3f})"
+    )
+    body = " ".join(passage.text.split())
+    return f"{head}\n   {body[:300]}{'…' if len(body) > 300 else ''}"
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
+def main(verbose: bool) -> None:
+    """Answer questions from cooperation articles, quoting their sentences."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on its own logger
+
+
+@main.command()
+@corpus_option
+@index_option
+@click.option("--full", is_flag=True, help="Rebuild from scratch (every build is full for now).")
+@click.option("--model", default=IndexSettings.model, show_default=True, help="Embedding model: name or path.")
+@click.option("--chunk-words", default=IndexSettings.chunk_words, show_default=True, type=click.IntRange(10))
+@click.option("--overlap", default=IndexSettings.overlap_sentences, show_default=True, type=click.IntRange(0))
+@click.option("--bm25", "bm25_method", default=BM25Params.method, show_default=True, type=click.Choice(BM25_METHODS))
+@user_errors
+def index(corpus_dir: Path, index_dir: Path, full: bool, model: str, chunk_words: int, overlap: int, bm25_method: str) -> None:
+    """Build the index of the articles in the corpus folder."""
+    from assistant.indexer import build_index
+
+    settings = IndexSettings(model=model, chunk_words=chunk_words, overlap_sentences=overlap, bm25=BM25Params(method=bm25_method))
+    report = build_index(corpus_dir, index_dir, settings, progress=sys.stderr.isatty())
+    click.echo(f"indexed {report.documents} documents, {report.chunks} chunks in {report.seconds:.1f} s → {index_dir}/")
+
+
+@main.command()
+@index_option
+@json_option
+@click.option("-k", "k", type=click.IntRange(1), default=None, help="Passages to draw the answer from.")
+@click.argument("question")
+@user_errors
+def ask(index_dir: Path, as_json: bool, k: int | None, question: str) -> None:
+    """Answer QUESTION (or each stdin line, with '-') with quoted sentences."""
+    questions = _inputs(question, "question")
+    first = next(questions, None)
+    if first is None:
+        return
+    assistant = _load(index_dir)
+    for position, text in enumerate([first, *questions]):
+        answer = assistant.ask(text, k=k)
+        if as_json:
+            _emit_json(answer.to_dict())
+        else:
+            click.echo(("\n" if position else "") + format_answer(answer))
+
+
+@main.command()
+@index_option
+@json_option
+@user_errors
+def chat(index_dir: Path, as_json: bool) -> None:
+    """A conversation: follow-up questions keep the topic of earlier turns."""
+    from assistant.conversation import ConversationState
+
+    assistant = _load(index_dir)
+    state = ConversationState()
+    interactive = sys.stdin.isatty()
+    if interactive:
+        click.echo("Ask about the articles; an empty line or Ctrl-D ends the chat.")
+    while True:
+        try:
+            if interactive:
+                line = click.prompt("you", prompt_suffix="> ", default="", show_default=False)
+            else:
+                line = sys.stdin.readline()
+        except (EOFError, click.Abort):
+            break
+        if interactive and not line.strip():
+            break
+        if not interactive and line == "":
+            break
+        if not line.strip():
+            continue
+        answer = assistant.ask(line.strip(), state=state)
+        if as_json:
+            _emit_json(answer.to_dict())
+        else:
+            click.echo(format_answer(answer) + "\n")
+
+
+@main.command()
+@index_option
+@json_option
+@click.option("-k", "k", type=click.IntRange(1), default=10, show_default=True)
+@click.option("--mode", type=click.Choice(["hybrid", "bm25", "dense"]), default="hybrid", show_default=True)
+@click.argument("query")
+@user_errors
+def search(index_dir: Path, as_json: bool, k: int, mode: str, query: str) -> None:
+    """The ranked passages for QUERY (or each stdin line, with '-')."""
+    queries = _inputs(query, "query")
+    first = next(queries, None)
+    if first is None:
+        return
+    assistant = _load(index_dir)
+    for text in [first, *queries]:
+        passages = assistant.search(text, k=k, mode=mode)
+        if as_json:
+            _emit_json({"query": text, "results": [p.to_dict() for p in passages]})
+        else:
+            click.echo(f"# {text}")
+            click.echo("\n".join(format_passage(p) for p in passages) or "(no passages)")
+
+
+@main.command()
+@index_option
+@json_option
+@user_errors
+def info(index_dir: Path, as_json: bool) -> None:
+    """Documents, chunks, model and build time of the index."""
+    from assistant.core import describe
+    from assistant.store import current_generation, read_manifest
+
+    summary = describe(read_manifest(current_generation(index_dir)).to_dict())
+    if as_json:
+        _emit_json(summary)
+        return
+    for key, value in summary.items():
+        click.echo(f"{key.replace('_', ' ')}: {value}")

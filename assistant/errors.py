@@ -1,0 +1,21 @@
+"""Errors a user can cause and fix; the CLI shows their message as one line."""
+
+
+class AssistantError(Exception):
+    """Base class: the message says what went wrong and what to run."""
+
+
+class NoIndexError(AssistantError):
+    pass
+
+
+class IndexMismatchError(AssistantError):
+    """The index was built with another model, dimension or format version."""
+
+
+class CorruptIndexError(AssistantError):
+    pass
+
+
+class EmptyCorpusError(AssistantError):
+    pass

@@ -1,0 +1,73 @@
+"""BM25 over chunk terms, backed by bm25s's sparse score matrix.
+
+bm25s precomputes every (term, chunk) score at build time, so a query costs
+one sparse column sum. The variants offered are the ones rank_bm25 also
+implements, so the tests can hold bm25s to that reference.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from assistant.settings import BM25Params
+
+log = logging.getLogger(__name__)
+
+# Our variant name -> bm25s (tf method, idf method). "okapi" is rank_bm25's
+# BM25Okapi: ATIRE's saturation with Robertson's idf.
+_BM25S_METHODS = {"okapi": ("atire", "robertson"), "bm25l": ("bm25l", "bm25l"), "bm25+": ("bm25+", "bm25+")}
+
+
+class BM25Index:
+    def __init__(self, model: bm25s.BM25) -> None:
+        self._model = model
+        indptr = np.asarray(model.scores["indptr"])
+        self._doc_freq = np.diff(indptr)
+        self.size = int(model.scores["num_docs"])
+
+    @classmethod
+    def build(cls, chunk_terms: list[list[str]], params: BM25Params) -> BM25Index:
+        tf_method, idf_method = _BM25S_METHODS[params.method]
+        model = bm25s.BM25(k1=params.k1, b=params.b, delta=params.delta, method=tf_method, idf_method=idf_method)
+        model.index(chunk_terms, show_progress=False)
+        return cls(model)
+
+    def _term_ids(self, terms: list[str]) -> list[int]:
+        vocab = self._model.vocab_dict
+        return [vocab[t] for t in terms if t and t in vocab]
+
+    def scores(self, terms: list[str]) -> np.ndarray:
+        """BM25 score of every chunk for the query `terms` (repeats count, as in rank_bm25)."""
+        ids = self._term_ids(terms)
+        if not ids:
+            return np.zeros(self.size, dtype=np.float32)
+        return self._model.get_scores_from_ids(ids)
+
+    def matching(self, terms: list[str]) -> np.ndarray:
+        """Ids of the chunks that contain at least one of `terms`."""
+        indptr = self._model.scores["indptr"]
+        indices = self._model.scores["indices"]
+        parts = [indices[indptr[i] : indptr[i + 1]] for i in set(self._term_ids(terms))]
+        return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+
+    def idf(self, term: str) -> float:
+        """Lucene's always-positive idf; an unseen term gets the idf of a term seen once."""
+        term_id = self._model.vocab_dict.get(term)
+        df = int(self._doc_freq[term_id]) if term_id is not None else 0
+        return math.log(1 + (self.size - max(df, 1) + 0.5) / (max(df, 1) + 0.5))
+
+    def knows(self, term: str) -> bool:
+        return term in self._model.vocab_dict
+
+    def save(self, folder: Path) -> None:
+        self._model.save(str(folder), show_progress=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> BM25Index:
+        model = bm25s.BM25.load(str(folder), mmap=True, show_progress=False, verbosity=0)
+        return cls(model)

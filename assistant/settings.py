@@ -1,0 +1,83 @@
+"""Settings as plain dataclasses, validated when made.
+
+`IndexSettings` shape what is stored, so the manifest records them and a
+query uses the ones the index was built with. `SearchSettings` only shape
+how an index is queried and answered from.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+BM25_METHODS = ("okapi", "bm25l", "bm25+")
+FUSION_METHODS = ("weighted", "rrf")
+
+
+def default_corpus_dir() -> Path:
+    return Path(os.environ.get("ASSISTANT_CORPUS", "corpus"))
+
+
+def default_index_dir() -> Path:
+    return Path(os.environ.get("ASSISTANT_INDEX", "index"))
+
+
+@dataclass(frozen=True)
+class BM25Params:
+    method: str = "bm25+"
+    k1: float = 1.5
+    b: float = 0.75
+    delta: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.method not in BM25_METHODS:
+            raise ValueError(f"unknown BM25 method {self.method!r}; choose from {', '.join(BM25_METHODS)}")
+        if self.k1 < 0 or not 0 <= self.b <= 1:
+            raise ValueError("BM25 needs k1 >= 0 and 0 <= b <= 1")
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    model: str = DEFAULT_MODEL
+    chunk_words: int = 120
+    overlap_sentences: int = 1
+    bm25: BM25Params = field(default_factory=BM25Params)
+    batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        if self.chunk_words < 10:
+            raise ValueError("chunk_words must be at least 10")
+        if self.overlap_sentences < 0:
+            raise ValueError("overlap_sentences must be 0 or more")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IndexSettings:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["bm25"] = BM25Params(**values.get("bm25", {}))
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    fusion: str = "weighted"
+    dense_weight: float = 0.4
+    rrf_k: int = 60
+    candidates: int = 50  # taken from each retriever before fusion
+    answer_passages: int = 4  # top passages whose sentences may be quoted
+    answer_max_words: int = 60
+    min_evidence: float = 0.5  # abstain below this evidence score
+
+    def __post_init__(self) -> None:
+        if self.fusion not in FUSION_METHODS:
+            raise ValueError(f"unknown fusion {self.fusion!r}; choose from {', '.join(FUSION_METHODS)}")
+        if not 0 <= self.dense_weight <= 1:
+            raise ValueError("dense_weight must be between 0 and 1")
+        if self.candidates < 1 or self.answer_passages < 1:
+            raise ValueError("candidates and answer_passages must be at least 1")

@@ -1,0 +1,230 @@
+"""The index folder: complete generations of plain files behind a pointer.
+
+    index/
+      CURRENT                  name of the generation in use
+      gen-<time>-<id>/         manifest.json, documents.jsonl, chunks.jsonl,
+                               vectors.faiss, bm25/
+
+A generation is written whole into a temporary folder, synced, renamed into
+place, and only then does CURRENT (replaced atomically) point to it. A reader
+therefore sees the old generation or the new one, never a half-written one,
+and a crash mid-write leaves the old one in use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from assistant.dense import VectorIndex
+from assistant.errors import CorruptIndexError, IndexMismatchError, NoIndexError
+from assistant.lexical import BM25Index
+from assistant.records import Chunk, Document
+from assistant.settings import IndexSettings
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+POINTER = "CURRENT"
+MANIFEST = "manifest.json"
+DOCUMENTS = "documents.jsonl"
+CHUNKS = "chunks.jsonl"
+VECTORS = "vectors.faiss"
+BM25_FOLDER = "bm25"
+REBUILD_HINT = "run: assistant index --full"
+
+
+@dataclass
+class Manifest:
+    model: str
+    dimension: int
+    settings: IndexSettings
+    documents: dict[str, dict[str, Any]]
+    chunk_count: int
+    corpus: str
+    built_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    format_version: int = FORMAT_VERSION
+    files: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "model": self.model,
+            "dimension": self.dimension,
+            "settings": self.settings.to_dict(),
+            "built_at": self.built_at,
+            "corpus": self.corpus,
+            "chunk_count": self.chunk_count,
+            "documents": self.documents,
+            "files": self.files,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        return cls(
+            model=data["model"],
+            dimension=data["dimension"],
+            settings=IndexSettings.from_dict(data["settings"]),
+            documents=data["documents"],
+            chunk_count=data["chunk_count"],
+            corpus=data["corpus"],
+            built_at=data["built_at"],
+            format_version=data["format_version"],
+            files=data["files"],
+        )
+
+
+@dataclass
+class StoredIndex:
+    """Everything a query needs, loaded from one generation."""
+
+    manifest: Manifest
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+    vectors: VectorIndex
+    bm25: BM25Index
+    location: Path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False))
+            handle.write("\n")
+
+
+def _data_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
+def write_generation(
+    index_dir: Path,
+    manifest: Manifest,
+    documents: list[Document],
+    chunks: list[Chunk],
+    vectors: VectorIndex,
+    bm25: BM25Index,
+) -> Path:
+    """Write a complete generation and switch CURRENT to it; returns its folder."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=index_dir))
+    try:
+        _write_jsonl(
+            staging / DOCUMENTS,
+            [dataclasses.asdict(d) for d in documents],
+        )
+        _write_jsonl(staging / CHUNKS, [c.to_dict() for c in chunks])
+        vectors.save(staging / VECTORS)
+        bm25.save(staging / BM25_FOLDER)
+        manifest.files = {p.relative_to(staging).as_posix(): _sha256(p) for p in _data_files(staging)}
+        (staging / MANIFEST).write_text(json.dumps(manifest.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+        for path in [*_data_files(staging), staging / MANIFEST, staging / BM25_FOLDER, staging]:
+            _fsync_path(path)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        generation = index_dir / f"gen-{stamp}-{uuid.uuid4().hex[:8]}"
+        staging.rename(generation)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _switch_pointer(index_dir, generation.name)
+    _remove_stale(index_dir, keep=generation.name)
+    return generation
+
+
+def _switch_pointer(index_dir: Path, name: str) -> None:
+    staged = index_dir / f".{POINTER}.{uuid.uuid4().hex[:8]}"
+    with staged.open("w", encoding="utf-8") as handle:
+        handle.write(name + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(staged, index_dir / POINTER)
+    _fsync_path(index_dir)
+
+
+def _remove_stale(index_dir: Path, keep: str) -> None:
+    for path in index_dir.glob("gen-*"):
+        if path.name != keep:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def current_generation(index_dir: Path) -> Path:
+    pointer = index_dir / POINTER
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise NoIndexError(f"no index at {index_dir}/ — run: assistant index") from None
+    except OSError as error:
+        raise CorruptIndexError(f"cannot read {pointer}: {error.strerror} — {REBUILD_HINT}") from None
+    generation = index_dir / name
+    if not name or not (generation / MANIFEST).is_file():
+        raise CorruptIndexError(f"index at {index_dir}/ points to a missing generation {name!r} — {REBUILD_HINT}")
+    return generation
+
+
+def read_manifest(generation: Path) -> Manifest:
+    try:
+        data = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise CorruptIndexError(f"unreadable manifest in {generation}: {error} — {REBUILD_HINT}") from None
+    version = data.get("format_version") if isinstance(data, dict) else None
+    if version != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"index at {generation.parent}/ has format version {version}, this assistant reads {FORMAT_VERSION} — {REBUILD_HINT}"
+        )
+    try:
+        return Manifest.from_dict(data)
+    except (KeyError, TypeError, ValueError) as error:
+        raise CorruptIndexError(f"manifest in {generation} is incomplete ({error}) — {REBUILD_HINT}") from None
+
+
+def _verify(generation: Path, manifest: Manifest) -> None:
+    for name, expected in manifest.files.items():
+        path = generation / name
+        if not path.is_file():
+            raise CorruptIndexError(f"index file {path} is missing — {REBUILD_HINT}")
+        if _sha256(path) != expected:
+            raise CorruptIndexError(f"index file {path} is corrupted (checksum mismatch) — {REBUILD_HINT}")
+
+
+def load_index(index_dir: Path) -> StoredIndex:
+    generation = current_generation(index_dir)
+    manifest = read_manifest(generation)
+    _verify(generation, manifest)
+    with (generation / DOCUMENTS).open(encoding="utf-8") as handle:
+        documents = {row["doc_id"]: Document(**row) for row in map(json.loads, handle)}
+    with (generation / CHUNKS).open(encoding="utf-8") as handle:
+        chunks = [Chunk.from_dict(json.loads(line)) for line in handle]
+    return StoredIndex(
+        manifest=manifest,
+        documents=documents,
+        chunks=chunks,
+        vectors=VectorIndex.load(generation / VECTORS),
+        bm25=BM25Index.load(generation / BM25_FOLDER),
+        location=generation,
+    )

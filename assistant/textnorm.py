@@ -1,0 +1,110 @@
+"""The one text normaliser shared by indexing and querying.
+
+Both sides of every lexical comparison go through :func:`analyze`, so a
+spelling that matches at index time matches at query time: NFKC, case
+folding, Vietnamese diacritics folded (đ → d), English stemming, and joined
+compounds so that "Việt Nam", "Viet Nam" and "Vietnam" meet on one term.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+import Stemmer
+
+# Letters with no Unicode decomposition that still need folding to ASCII.
+_UNDECOMPOSABLE = str.maketrans({"đ": "d", "ð": "d", "ø": "o", "ł": "l", "ħ": "h", "ı": "i"})
+
+_WORD = re.compile(r"[^\W_]+")
+
+# Function words that carry no topic. Written for questions as much as for
+# articles: question words and auxiliaries would otherwise dominate BM25 scores.
+STOP_WORDS = frozenset(
+    """
+    a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each
+    few for from further had has have having he her here hers herself him himself his how
+    i if in into is it its itself just me more most my myself no nor not now of off on
+    once only or other our ours ourselves out over own same she should so some such than
+    that the their theirs them themselves then there these they this those through to too
+    under until up very was we were what when where which while who whom whose why will
+    with would you your yours yourself yourselves s t d ll m o re ve y
+    """.split()
+)
+
+Compounding = Literal["capitalized", "all"]
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form of `text`: 'Điện Biên' -> 'dien bien'."""
+    folded = unicodedata.normalize("NFKC", text).casefold().translate(_UNDECOMPOSABLE)
+    stripped = "".join(c for c in unicodedata.normalize("NFD", folded) if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", stripped)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def stem(words: list[str]) -> list[str]:
+    return _stemmer().stemWords(words)
+
+
+@dataclass(frozen=True)
+class Analyzed:
+    """Terms of a text: `words` (stemmed, stop words removed) and joined `compounds`.
+
+    `pairs[i]` holds the indices in `words` of the two words `compounds[i]` joins.
+    """
+
+    words: list[str]
+    compounds: list[str]
+    pairs: list[tuple[int, int]]
+
+    @property
+    def terms(self) -> list[str]:
+        return self.words + self.compounds
+
+
+def analyze(text: str, compounding: Compounding = "capitalized") -> Analyzed:
+    """Normalise `text` into search terms.
+
+    Compounds join two adjacent words separated only by spaces. Documents join
+    capitalised pairs ("Việt Nam" -> "vietnam", "Sơn La" -> "sonla"); queries,
+    typed in any case, join every pair ("viet nam" -> "vietnam"). A compound
+    only ever matches the same pair written together or apart elsewhere.
+    """
+    normalized = unicodedata.normalize("NFKC", text)
+    words: list[str] = []
+    compounds: list[str] = []
+    pairs: list[tuple[int, int]] = []
+    previous: tuple[str, bool, int] | None = None  # folded word, capitalised, end offset
+    for match in _WORD.finditer(normalized):
+        raw = match.group()
+        folded = fold(raw)
+        if folded in STOP_WORDS:
+            previous = None
+            continue
+        words.append(folded)
+        capitalized = raw[0].isupper()
+        if previous is not None:
+            gap = normalized[previous[2] : match.start()]
+            joinable = compounding == "all" or (capitalized and previous[1])
+            if joinable and gap.strip(" ") == "":
+                compounds.append(previous[0] + folded)
+                pairs.append((len(words) - 2, len(words) - 1))
+        previous = (folded, capitalized, match.end())
+    return Analyzed(words=stem(words), compounds=stem(compounds), pairs=pairs)
+
+
+def document_terms(text: str) -> list[str]:
+    return analyze(text, "capitalized").terms
+
+
+def query_terms(text: str) -> list[str]:
+    return analyze(text, "all").terms
