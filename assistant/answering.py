@@ -15,7 +15,7 @@ from assistant.records import Answer, Passage, Source
 from assistant.segment import count_words
 from assistant.textnorm import analyze, document_terms
 
-ABSTENTION = "The documents do not say {topic}."
+ABSTENTION = "The documents do not say: no indexed article answers “{question}”."
 
 _KIND_PATTERNS = (
     ("time", re.compile(r"\b(when|what (year|date|day|month|time)|which (year|date|day|month)|how long ago)\b")),
@@ -45,6 +45,10 @@ _PLACE = re.compile(
     r"|\b(province|city|district|capital|country|region|border area|headquarters)\b"
 )
 _CAPITALISED_PAIR = re.compile(r"(?<!^)\b[A-ZĐ][\w’']+\s+[A-ZĐ][\w’']+")
+# "besides the memorandum": what follows is what the answer is not about.
+_EXCLUSION = re.compile(
+    r"\b(?:besides|other than|apart from|aside from|except(?: for)?)\s+((?:the\s+)?[\w’'-]+(?:\s+[A-ZĐ][\w’'-]*)*)"
+)
 _ANAPHOR_START = re.compile(
     r"^(he|she|they|it|this|these|those|its|their|his|her|accordingly|thus|therefore|also|in addition)\b", re.IGNORECASE
 )
@@ -93,20 +97,19 @@ class QuestionProfile:
     @classmethod
     def of(cls, question: str, context: str = "") -> QuestionProfile:
         analyzed = analyze(question, "all")
+        excluded = set(analyze(" ".join(m.group(1) for m in _EXCLUSION.finditer(question))).words)
         compounds = tuple(
             (c, (analyzed.words[i], analyzed.words[j])) for c, (i, j) in zip(analyzed.compounds, analyzed.pairs, strict=True)
         )
-        names = []
-        for position, match in enumerate(re.finditer(r"[^\W_]+", question)):
-            word = match.group()
-            if position > 0 and word[0].isupper():
-                names.extend(analyze(word).words)
+        first_word = re.match(r"\W*[^\W_]+", question)
+        after_first = analyze(question[first_word.end() :] if first_word else question)
+        names = [w for w, cap in zip(after_first.words, after_first.capitalized, strict=True) if cap]
         own = set(analyzed.words)
         context_words = tuple(dict.fromkeys(w for w in analyze(context, "all").words if w not in own)) if context else ()
         return cls(
             text=question,
             kind=answer_kind(question),
-            words=tuple(dict.fromkeys(analyzed.words)),
+            words=tuple(dict.fromkeys(w for w in analyzed.words if w not in excluded)),
             compounds=compounds,
             names=tuple(dict.fromkeys(names)),
             context_words=context_words,
@@ -160,31 +163,42 @@ def matched_words(profile: QuestionProfile, terms: set[str]) -> set[str]:
     return found
 
 
+def _weight(word: str, stats: TermStats) -> float:
+    """A word's idf; a word the corpus never uses counts half, since it may be a paraphrase the dense score answers for."""
+    return stats.idf(word) * (1.0 if stats.knows(word) else 0.5)
+
+
+def _share(words: tuple[str, ...], found: set[str], stats: TermStats) -> tuple[float, float]:
+    total = sum(_weight(w, stats) for w in words)
+    return sum(_weight(w, stats) for w in words if w in found), total
+
+
 def coverage(profile: QuestionProfile, terms: set[str], stats: TermStats) -> float:
-    """Share of the question's weight found in `terms`: idf-weighted, earlier turns at half weight.
+    """Share of the question's idf weight found in `terms`, earlier turns' words at half weight."""
+    own_got, own_total = _share(profile.words, matched_words(profile, terms), stats)
+    context_got, context_total = _share(profile.context_words, terms, stats)
+    total = own_total + 0.5 * context_total
+    return (own_got + 0.5 * context_got) / total if total else 0.0
 
-    A word the corpus never uses counts half: it may be a paraphrase that the
-    dense score answers for, while a missing name is judged apart.
+
+def focused_coverage(profile: QuestionProfile, terms: set[str], stats: TermStats) -> float:
+    """For ranking sentences: the question's own words decide, earlier turns only break ties.
+
+    "What did they sign?" after a question about a meeting must find the
+    signing, not the sentence that best matches the earlier question.
     """
-
-    def weight(word: str) -> float:
-        return stats.idf(word) * (1.0 if stats.knows(word) else 0.5)
-
-    found = matched_words(profile, terms)
-    total = sum(weight(w) for w in profile.words) + 0.5 * sum(weight(w) for w in profile.context_words)
-    if total == 0:
-        return 0.0
-    got = sum(weight(w) for w in profile.words if w in found)
-    got += 0.5 * sum(weight(w) for w in profile.context_words if w in terms)
-    return got / total
+    own_got, own_total = _share(profile.words, matched_words(profile, terms), stats)
+    context_got, context_total = _share(profile.context_words, terms, stats)
+    return (own_got / own_total if own_total else 0.0) + 0.25 * (context_got / context_total if context_total else 0.0)
 
 
 def candidates(passages: list[Passage], profile: QuestionProfile, stats: TermStats) -> list[Candidate]:
     """Every sentence of the passages once, scored for the question.
 
     A sentence is credited with the words of the sentence before it at a
-    discount, since a fact often sits in the sentence after the one that
-    names the topic ("Accordingly, they will ...").
+    discount (less of one when it opens with a pronoun or connective), since
+    a fact often sits in the sentence after the one that names the topic
+    ("Accordingly, they will ...").
     """
     top = passages[0].score if passages and passages[0].score > 0 else 1.0
     seen: dict[tuple[str, int, int], Candidate] = {}
@@ -194,13 +208,14 @@ def candidates(passages: list[Passage], profile: QuestionProfile, stats: TermSta
         for start, end in passage.chunk.sentences:
             candidate = Candidate(passage, start, end)
             candidate.terms = set(document_terms(candidate.text))
-            own = coverage(profile, candidate.terms, stats)
-            joined = coverage(profile, candidate.terms | previous_terms, stats)
-            if _ANAPHOR_START.match(candidate.text):
-                own = max(own, 0.8 * joined)
-            candidate.coverage = own
+            discount = 0.8 if _ANAPHOR_START.match(candidate.text) else 0.6
+            joined_terms = candidate.terms | previous_terms
+            candidate.coverage = max(coverage(profile, candidate.terms, stats), discount * coverage(profile, joined_terms, stats))
+            focus = max(
+                focused_coverage(profile, candidate.terms, stats), discount * focused_coverage(profile, joined_terms, stats)
+            )
             candidate.kind_match = has_kind(candidate.text, profile.kind)
-            candidate.score = own + 0.15 * prior + (0.2 if profile.kind and candidate.kind_match else 0.0)
+            candidate.score = focus + 0.15 * prior + (0.2 if profile.kind and candidate.kind_match else 0.0)
             previous_terms = candidate.terms
             if candidate.key not in seen or seen[candidate.key].score < candidate.score:
                 seen[candidate.key] = candidate
@@ -208,11 +223,18 @@ def candidates(passages: list[Passage], profile: QuestionProfile, stats: TermSta
 
 
 def evidence_for(best: Candidate, profile: QuestionProfile, stats: TermStats) -> Evidence:
+    """Evidence from the best sentence and its passage.
+
+    A name in the question ("Japan", "United States") must appear written as
+    a name in the passage: "stated" does not vouch for "States".
+    """
     passage = best.passage
-    context_terms = set(document_terms(f"{passage.document.title}\n{passage.text}"))
-    found = matched_words(profile, context_terms | best.terms)
+    analyzed = analyze(f"{passage.document.title}\n{passage.text}")
+    names = analyzed.names
+    found = {w for w in profile.names if w in names}
+    found |= {part for compound, parts in profile.compounds if compound in names for part in parts}
     return Evidence(
-        coverage=max(best.coverage, coverage(profile, context_terms, stats)),
+        coverage=max(best.coverage, coverage(profile, set(analyzed.terms), stats)),
         dense=passage.dense_score,
         kind_match=best.kind_match,
         missing_names=tuple(n for n in profile.names if n not in found),
@@ -220,7 +242,8 @@ def evidence_for(best: Candidate, profile: QuestionProfile, stats: TermStats) ->
 
 
 def select(ranked: list[Candidate], profile: QuestionProfile, max_words: int) -> list[Candidate]:
-    """The best sentence, then others that add question words it lacks, within `max_words`."""
+    """The best sentence, then others within `max_words` that add question words it lacks
+    or answer as well as it does ("What did they sign?": the minutes and the memorandum)."""
     if not ranked:
         return []
     chosen = [ranked[0]]
@@ -231,21 +254,15 @@ def select(ranked: list[Candidate], profile: QuestionProfile, max_words: int) ->
             break
         size = count_words(candidate.text)
         adds = matched_words(profile, candidate.terms) - covered
-        if adds and words + size <= max_words:
+        if (adds or candidate.score >= 0.95 * ranked[0].score) and words + size <= max_words:
             chosen.append(candidate)
             covered |= adds
             words += size
     return chosen
 
 
-def topic_of(question: str) -> str:
-    """The question turned into the tail of "The documents do not say ...": 'who led X' -> 'who led X'."""
-    topic = question.strip().rstrip("?.! ")
-    return topic[:1].lower() + topic[1:] if topic else "that"
-
-
 def abstain(question: str) -> Answer:
-    return Answer(question=question, answer=ABSTENTION.format(topic=topic_of(question)), abstained=True, sources=[])
+    return Answer(question=question, answer=ABSTENTION.format(question=question.strip()), abstained=True, sources=[])
 
 
 def compose(question: str, chosen: list[Candidate]) -> Answer:

@@ -59,16 +59,23 @@ def stem(words: list[str]) -> list[str]:
 class Analyzed:
     """Terms of a text: `words` (stemmed, stop words removed) and joined `compounds`.
 
-    `pairs[i]` holds the indices in `words` of the two words `compounds[i]` joins.
+    `pairs[i]` holds the indices in `words` of the two words `compounds[i]` joins;
+    `capitalized[i]` says whether `words[i]` was written with a capital.
     """
 
     words: list[str]
     compounds: list[str]
     pairs: list[tuple[int, int]]
+    capitalized: list[bool]
 
     @property
     def terms(self) -> list[str]:
         return self.words + self.compounds
+
+    @property
+    def names(self) -> set[str]:
+        """Terms written as names: capitalised words, and capitalised pairs joined."""
+        return {w for w, cap in zip(self.words, self.capitalized, strict=True) if cap} | set(self.compounds)
 
 
 def analyze(text: str, compounding: Compounding = "capitalized") -> Analyzed:
@@ -83,6 +90,7 @@ def analyze(text: str, compounding: Compounding = "capitalized") -> Analyzed:
     words: list[str] = []
     compounds: list[str] = []
     pairs: list[tuple[int, int]] = []
+    capitalized: list[bool] = []
     previous: tuple[str, bool, int] | None = None  # folded word, capitalised, end offset
     for match in _WORD.finditer(normalized):
         raw = match.group()
@@ -91,15 +99,15 @@ def analyze(text: str, compounding: Compounding = "capitalized") -> Analyzed:
             previous = None
             continue
         words.append(folded)
-        capitalized = raw[0].isupper()
+        capitalized.append(raw[0].isupper())
         if previous is not None:
             gap = normalized[previous[2] : match.start()]
-            joinable = compounding == "all" or (capitalized and previous[1])
+            joinable = compounding == "all" or (capitalized[-1] and previous[1])
             if joinable and gap.strip(" ") == "":
                 compounds.append(previous[0] + folded)
                 pairs.append((len(words) - 2, len(words) - 1))
-        previous = (folded, capitalized, match.end())
-    return Analyzed(words=stem(words), compounds=stem(compounds), pairs=pairs)
+        previous = (folded, capitalized[-1], match.end())
+    return Analyzed(words=stem(words), compounds=stem(compounds), pairs=pairs, capitalized=capitalized)
 
 
 def document_terms(text: str) -> list[str]:

@@ -1,0 +1,123 @@
+"""Measuring answers against a question file: the numbers the QA thresholds are asserted on.
+
+A question file has one JSON object per line: `question`, and `answer` (the
+gold fact) and/or `doc_id`, or `"unanswerable": true`. `split` ("tune" or
+"heldout") says whether a question may be used for tuning.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import AssistantError
+from assistant.records import Answer, Document, Passage
+from assistant.textnorm import fold
+
+
+@dataclass(frozen=True)
+class QAItem:
+    question: str
+    answer: str | None = None
+    doc_ids: tuple[str, ...] = ()
+    unanswerable: bool = False
+    split: str = "tune"
+
+
+def load_qa(path: Path) -> list[QAItem]:
+    """Questions from a JSONL file; a malformed line is an error naming its line number."""
+    items = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise AssistantError(f"cannot read question file {path}: {error}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            doc_ids = row.get("doc_id", ())
+            item = QAItem(
+                question=row["question"],
+                answer=row.get("answer"),
+                doc_ids=(doc_ids,) if isinstance(doc_ids, str) else tuple(doc_ids),
+                unanswerable=bool(row.get("unanswerable", False)),
+                split=row.get("split", "tune"),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise AssistantError(f"{path}:{number}: not a question object ({error})") from None
+        if not item.unanswerable and item.answer is None and not item.doc_ids:
+            raise AssistantError(f"{path}:{number}: needs an answer, a doc_id, or unanswerable: true")
+        items.append(item)
+    return items
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", fold(text)).strip()
+
+
+def contains_fact(text: str, fact: str) -> bool:
+    """Whether `text` states `fact`, ignoring case, diacritics and spacing."""
+    return _squash(fact) in _squash(text)
+
+
+def quotes_verified(answer: Answer, documents: dict[str, Document]) -> bool:
+    """Every quote equals its document's text at its offsets."""
+    return all(s.doc_id in documents and documents[s.doc_id].text[s.start : s.end] == s.quote and s.quote for s in answer.sources)
+
+
+@dataclass
+class Outcome:
+    item: QAItem
+    answer: Answer
+    passages: list[Passage] = field(default_factory=list)
+
+    @property
+    def correct(self) -> bool:
+        if self.item.unanswerable:
+            return self.answer.abstained
+        if self.answer.abstained:
+            return False
+        if self.item.answer is not None:
+            return contains_fact(self.answer.answer, self.item.answer)
+        return any(s.doc_id in self.item.doc_ids for s in self.answer.sources)
+
+    @property
+    def fact_rank(self) -> int | None:
+        """Rank of the first passage that holds the gold fact (or comes from a gold document)."""
+        for passage in self.passages:
+            if self.item.answer is not None:
+                if contains_fact(passage.text, self.item.answer):
+                    return passage.rank
+            elif passage.document.doc_id in self.item.doc_ids:
+                return passage.rank
+        return None
+
+
+def summarize(outcomes: list[Outcome], documents: dict[str, Document]) -> dict[str, Any]:
+    """Counts and rates over answerable and unanswerable questions."""
+    answerable = [o for o in outcomes if not o.item.unanswerable]
+    unanswerable = [o for o in outcomes if o.item.unanswerable]
+    ranks = [o.fact_rank for o in answerable]
+    return {
+        "questions": len(outcomes),
+        "answerable": len(answerable),
+        "answered_correctly": sum(o.correct for o in answerable),
+        "false_abstentions": sum(o.answer.abstained for o in answerable),
+        "wrong_answers": sum(not o.answer.abstained and not o.correct for o in answerable),
+        "unanswerable": len(unanswerable),
+        "abstained_correctly": sum(o.answer.abstained for o in unanswerable),
+        "answered_unanswerable": sum(not o.answer.abstained for o in unanswerable),
+        "quotes": sum(len(o.answer.sources) for o in outcomes),
+        "verified_quote_share": _share(sum(quotes_verified(o.answer, documents) for o in outcomes), len(outcomes)),
+        "fact_recall_at_1": _share(sum(r == 1 for r in ranks), len(ranks)),
+        "fact_recall_at_5": _share(sum(r is not None and r <= 5 for r in ranks), len(ranks)),
+        "fact_mrr": _share(sum(1 / r for r in ranks if r), len(ranks)),
+    }
+
+
+def _share(count: float, total: int) -> float:
+    return round(count / total, 4) if total else 0.0

@@ -1,0 +1,103 @@
+"""Fusion choice and abstention calibration on the seed QA set (tests/qa/seed_qa.jsonl).
+
+Tunes on the "tune" split only and then reports both splits with the chosen
+settings. Writes benchmarks/results/seed_qa.json.
+
+    .venv/bin/python benchmarks/seed_qa.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from assistant.conversation import ConversationState
+from assistant.core import Assistant
+from assistant.evaluation import Outcome, contains_fact, load_qa, summarize
+from assistant.indexer import build_index
+from assistant.settings import IndexSettings, SearchSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+QA_FILE = ROOT / "tests" / "qa" / "seed_qa.jsonl"
+CONVERSATIONS = ROOT / "tests" / "qa" / "seed_conversations.jsonl"
+RESULTS = ROOT / "benchmarks" / "results" / "seed_qa.json"
+
+FUSIONS = [("bm25 alone", "bm25", {}), ("dense alone", "dense", {})]
+FUSIONS += [(f"weighted w={w}", "hybrid", {"fusion": "weighted", "dense_weight": w}) for w in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)]
+FUSIONS += [(f"rrf k={k}", "hybrid", {"fusion": "rrf", "rrf_k": k}) for k in (10, 60)]
+
+
+def retrieval_table(assistant: Assistant, items: list) -> list[dict]:
+    rows = []
+    for label, mode, overrides in FUSIONS:
+        assistant.retriever.settings = replace(SearchSettings(), **overrides)
+        outcomes = [
+            Outcome(item, assistant.ask(item.question), assistant.search(item.question, k=10, mode=mode)) for item in items
+        ]
+        stats = summarize(outcomes, assistant.index.documents)
+        rows.append({"fusion": label, **{k: stats[k] for k in ("fact_recall_at_1", "fact_recall_at_5", "fact_mrr")}})
+    assistant.retriever.settings = assistant.settings
+    return rows
+
+
+def conversation_turns(assistant: Assistant) -> dict[str, dict[str, int]]:
+    """Turns answered right (the fact, or an abstention where the turn has none), by split."""
+    counts: dict[str, dict[str, int]] = {}
+    for line in CONVERSATIONS.read_text(encoding="utf-8").splitlines():
+        conversation = json.loads(line)
+        state = ConversationState()
+        tally = counts.setdefault(conversation["split"], {"turns": 0, "right": 0})
+        for question, fact in conversation["turns"]:
+            answer = assistant.ask(question, state=state)
+            right = answer.abstained if fact is None else not answer.abstained and contains_fact(answer.answer, fact)
+            tally["turns"] += 1
+            tally["right"] += right
+            if not right:
+                print(f"  MISS [conversation {conversation['split']}] {question} -> {answer.answer[:110]}")
+    return counts
+
+
+def main() -> None:
+    items = load_qa(QA_FILE)
+    tune = [i for i in items if i.split == "tune"]
+    heldout = [i for i in items if i.split == "heldout"]
+    with tempfile.TemporaryDirectory() as folder:
+        build_index(ROOT / "corpus", Path(folder), IndexSettings())
+        assistant = Assistant.load(Path(folder))
+        fusion_rows = retrieval_table(assistant, [i for i in tune if not i.unanswerable])
+        print(f"{'fusion (tune split)':<20} {'R@1':>6} {'R@5':>6} {'MRR':>6}")
+        for row in fusion_rows:
+            print(f"{row['fusion']:<20} {row['fact_recall_at_1']:>6} {row['fact_recall_at_5']:>6} {row['fact_mrr']:>6}")
+
+        print("\nevidence on the tune split (answerable first):")
+        for item in sorted(tune, key=lambda i: i.unanswerable):
+            decision = assistant.decide(item.question)
+            e = decision.evidence
+            print(
+                f"  {'OFF ' if item.unanswerable else 'ANS '}{e.score if e else 0:6.3f} cov={e.coverage if e else 0:.2f} "
+                f"dense={e.dense if e else 0:.2f} kind={e.kind_match if e else '-'} missing={e.missing_names if e else ()} "
+                f"| {item.question}"
+            )
+
+        report = {"settings": assistant.settings.__dict__, "fusion_tune": fusion_rows}
+        for name, split in (("tune", tune), ("heldout", heldout)):
+            began = time.perf_counter()
+            outcomes = [Outcome(i, assistant.ask(i.question), assistant.search(i.question, k=10)) for i in split]
+            report[name] = summarize(outcomes, assistant.index.documents)
+            report[name]["seconds_per_question"] = round((time.perf_counter() - began) / max(len(split), 1), 4)
+            for outcome in outcomes:
+                if not outcome.correct:
+                    print(f"  MISS [{name}] {outcome.item.question} -> {outcome.answer.answer[:110]}")
+        report["conversations"] = conversation_turns(assistant)
+        print(json.dumps({k: report[k] for k in ("tune", "heldout", "conversations")}, indent=1))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {RESULTS.relative_to(ROOT)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
