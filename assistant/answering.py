@@ -272,7 +272,8 @@ def compose(question: str, chosen: list[Candidate]) -> Answer:
     for n, candidate in enumerate(chosen, start=1):
         document = candidate.passage.document
         quote = document.text[candidate.start : candidate.end]
-        assert quote == candidate.text and quote.strip() == quote and quote, "a quote must be verbatim document text"
+        if not quote or quote != quote.strip() or quote != candidate.text:
+            raise AssertionError(f"quote {candidate.key} is not a clean verbatim span of its document")
         sources.append(
             Source(
                 n=n,

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 # Our variant name -> bm25s (tf method, idf method). "okapi" is rank_bm25's
 # BM25Okapi: ATIRE's saturation with Robertson's idf.
-_BM25S_METHODS = {"okapi": ("atire", "robertson"), "bm25l": ("bm25l", "bm25l"), "bm25+": ("bm25+", "bm25+")}
+_BM25S_METHODS = {"okapi": ("atire", "robertson"), "bm25+": ("bm25+", "bm25+")}
 
 
 class BM25Index:

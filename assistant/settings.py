@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-BM25_METHODS = ("okapi", "bm25l", "bm25+")
+# Only variants that rank_bm25 computes identically (its BM25L multiplies by the raw
+# term frequency, unlike bm25s's and the paper's, so BM25L is not offered).
+BM25_METHODS = ("okapi", "bm25+")
 FUSION_METHODS = ("weighted", "rrf")
 
 
@@ -28,7 +30,7 @@ def default_index_dir() -> Path:
 @dataclass(frozen=True)
 class BM25Params:
     method: str = "bm25+"
-    k1: float = 1.5
+    k1: float = 1.2
     b: float = 0.75
     delta: float = 1.0
 

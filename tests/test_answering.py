@@ -1,0 +1,141 @@
+"""Answer selection and abstention on hand-made passages, no model needed."""
+
+import pytest
+
+from assistant.answering import (
+    QuestionProfile,
+    answer_kind,
+    answer_question,
+    compose,
+    has_kind,
+    select,
+)
+from assistant.answering import candidates as rank_candidates
+from assistant.lexical import BM25Index
+from assistant.records import Chunk, Document, Passage
+from assistant.segment import chunk_text
+from assistant.settings import BM25Params
+from assistant.textnorm import document_terms
+
+TEXT = (
+    "The Son La Border Guard Command met the Luang Prabang Military Command. "
+    "The Lao side was led by Colonel Viliem Vongthisan.\n\n"
+    "At the event, the two sides signed a Memorandum of Understanding. "
+    "Accordingly, they will exchange information about border security.\n\n"
+    "The meeting took place in Son La on March 28, 2023. "
+    "The Border Guard Command also presented cattle to Lao households."
+)
+DOCUMENT = Document("meeting.txt", "meeting.txt", "Border meeting", TEXT, "0" * 64)
+
+
+def make_passages(dense: float = 0.5) -> list[Passage]:
+    spans = chunk_text(TEXT, max_words=200, overlap_sentences=0)
+    chunk = Chunk(0, DOCUMENT.doc_id, spans[0].start, spans[0].end, spans[0].sentences)
+    return [Passage(1, chunk, DOCUMENT, score=1.0, bm25_score=5.0, dense_score=dense)]
+
+
+@pytest.fixture(scope="module")
+def stats() -> BM25Index:
+    sentences = [TEXT[s:e] for c in chunk_text(TEXT, 200, 0) for s, e in c.sentences]
+    other = ["An unrelated sentence about the weather.", "Another one about football."]
+    return BM25Index.build([document_terms(t) for t in sentences + other], BM25Params())
+
+
+def ask(question: str, stats, dense: float = 0.5, context: str = "", min_evidence: float = 0.7):
+    profile = QuestionProfile.of(question, context)
+    return answer_question(question, profile, make_passages(dense), stats, min_evidence, max_words=60)
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Who led the Lao side?", "person"),
+        ("Where was it held?", "place"),
+        ("When did the meeting take place?", "time"),
+        ("What year was it?", "time"),
+        ("How many cattle were given?", "quantity"),
+        ("What did they sign?", None),
+    ],
+)
+def test_answer_kind(question, kind):
+    assert answer_kind(question) == kind
+
+
+def test_sentence_kinds():
+    assert has_kind("It was held on March 28.", "time")
+    assert not has_kind("It was held in the capital.", "time")
+    assert has_kind("It was led by Colonel Viliem Vongthisan.", "person")
+    assert has_kind("They met in Luang Prabang.", "place")
+    assert has_kind("They gave 40 cows.", "quantity")
+
+
+def test_answers_with_the_sentence_holding_the_fact(stats):
+    decision = ask("Who led the Lao side?", stats)
+    assert not decision.answer.abstained
+    assert decision.answer.sources[0].quote == "The Lao side was led by Colonel Viliem Vongthisan."
+    assert decision.answer.answer.startswith("The Lao side was led by Colonel Viliem Vongthisan. [1]")
+
+
+def test_every_quote_is_the_document_text_at_its_offsets(stats):
+    for question in ("Who led the Lao side?", "What was signed?", "When was the meeting?", "What was given to households?"):
+        answer = ask(question, stats).answer
+        assert answer.sources
+        for source in answer.sources:
+            assert TEXT[source.start : source.end] == source.quote
+
+
+def test_the_fact_in_the_sentence_after_the_topic_is_found(stats):
+    answer = ask("What will they exchange under the memorandum?", stats).answer
+    quotes = [s.quote for s in answer.sources]
+    assert "Accordingly, they will exchange information about border security." in quotes
+
+
+def test_time_questions_prefer_a_sentence_with_a_date(stats):
+    answer = ask("When did the Son La meeting take place?", stats).answer
+    assert "March 28, 2023" in answer.sources[0].quote
+
+
+def test_exclusion_words_are_not_credited(stats):
+    answer = ask("What did the Border Guard Command present besides the memorandum?", stats).answer
+    assert "cattle" in answer.sources[0].quote
+
+
+def test_off_topic_question_abstains_without_sources(stats):
+    decision = ask("What is the capital of France?", stats, dense=0.1)
+    assert decision.answer.abstained
+    assert decision.answer.sources == []
+    assert decision.answer.answer.startswith("The documents do not say")
+
+
+def test_a_missing_name_lowers_the_evidence(stats):
+    known = ask("Who led the Lao side at the meeting?", stats)
+    unknown = ask("Who led the Cambodian side at the meeting?", stats)
+    assert unknown.evidence.missing_names == ("cambodian",)
+    assert unknown.evidence.score < known.evidence.score
+    assert unknown.answer.abstained
+
+
+def test_a_name_must_appear_written_as_a_name():
+    profile = QuestionProfile.of("Who is the president of the United States?")
+    assert profile.names == ("unit", "state")
+
+
+def test_follow_up_words_decide_over_the_carried_topic(stats):
+    answer = ask("What did they sign?", stats, context="Who led the Lao side?").answer
+    assert "Memorandum of Understanding" in answer.sources[0].quote
+
+
+def test_selection_respects_the_word_budget(stats):
+    profile = QuestionProfile.of("Who led the Lao side and what did they sign and present?")
+    ranked = rank_candidates(make_passages(), profile, stats)
+    chosen = select(ranked, profile, max_words=12)
+    assert len(chosen) == 1  # the best sentence always, nothing more past the budget
+    assert len(select(ranked, profile, max_words=60)) > 1
+
+
+def test_compose_refuses_a_quote_that_is_not_document_text(stats):
+    profile = QuestionProfile.of("Who led the Lao side?")
+    best = rank_candidates(make_passages(), profile, stats)[0]
+    best.end += 1  # the span now ends in white space: no longer a clean verbatim sentence
+    with pytest.raises(AssertionError):
+        compose("q", [best])

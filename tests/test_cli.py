@@ -1,0 +1,154 @@
+"""The CLI contract: arguments and stdin, JSON shapes, and one-line errors with the right exit codes."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from assistant.cli import main
+
+ANSWER_KEYS = {"question", "answer", "abstained", "sources"}
+SOURCE_KEYS = {"n", "doc_id", "path", "title", "quote", "start", "end", "score"}
+RESULT_KEYS = {"rank", "doc_id", "path", "title", "start", "end", "text", "score", "bm25_score", "dense_score"}
+QUESTION = "Who led the Lao side at the Son La border meeting?"
+
+pytestmark = pytest.mark.slow
+
+
+def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None):
+    return CliRunner().invoke(main, list(args), input=stdin, env=env, catch_exceptions=False)
+
+
+def json_lines(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.strip()]
+
+
+def test_ask_prints_the_answer_and_its_sources(seed_index):
+    result = run("ask", "--index", str(seed_index), QUESTION)
+    assert result.exit_code == 0
+    assert "Colonel Viliem Vongthisan" in result.output
+    assert "[1] Son La Luang Prabang Border Meeting — son-la-luang-prabang-border-meeting.txt, characters 0–" in result.output
+
+
+def test_ask_json_shape(seed_index, seed_corpus):
+    result = run("ask", "--index", str(seed_index), "--json", QUESTION)
+    (answer,) = json_lines(result.output)
+    assert set(answer) == ANSWER_KEYS
+    assert answer["question"] == QUESTION and answer["abstained"] is False
+    for source in answer["sources"]:
+        assert set(source) == SOURCE_KEYS
+        text = (seed_corpus / source["path"]).read_text(encoding="utf-8")
+        assert text[source["start"] : source["end"]] == source["quote"]
+
+
+def test_ask_reads_questions_from_stdin(seed_index):
+    stdin = f"{QUESTION}\n\nWhat is the capital of France?\n"
+    result = run("ask", "--index", str(seed_index), "--json", "-", stdin=stdin)
+    answers = json_lines(result.output)
+    assert [a["question"] for a in answers] == [QUESTION, "What is the capital of France?"]
+    assert [a["abstained"] for a in answers] == [False, True]
+    assert answers[1]["sources"] == []
+
+
+def test_index_dir_from_the_environment(seed_index):
+    result = run("ask", "--json", QUESTION, env={"ASSISTANT_INDEX": str(seed_index)})
+    assert json_lines(result.output)[0]["abstained"] is False
+
+
+def test_search_json_shape_and_stdin(seed_index):
+    result = run("search", "--index", str(seed_index), "--json", "-k", "3", "-", stdin="memorandum\nSơn La\n")
+    objects = json_lines(result.output)
+    assert [o["query"] for o in objects] == ["memorandum", "Sơn La"]
+    for obj in objects:
+        assert set(obj) == {"query", "results"}
+        assert [r["rank"] for r in obj["results"]] == [1, 2, 3]
+        assert all(set(r) == RESULT_KEYS for r in obj["results"])
+
+
+def test_search_text_output(seed_index):
+    result = run("search", "--index", str(seed_index), "memorandum of understanding")
+    assert result.exit_code == 0
+    assert result.output.startswith("# memorandum of understanding\n1. ")
+
+
+def test_chat_carries_the_topic_between_lines(seed_index):
+    stdin = "Who co-chaired the fifth defence policy dialogue?\nWhere was it held?\nWhat is the capital of France?\n"
+    result = run("chat", "--index", str(seed_index), "--json", stdin=stdin)
+    turns = json_lines(result.output)
+    assert len(turns) == 3
+    assert "Luang Prabang" in turns[1]["answer"]
+    assert turns[2]["abstained"] is True
+
+
+def test_chat_text_output(seed_index):
+    result = run("chat", "--index", str(seed_index), stdin=QUESTION + "\n")
+    assert "Sources:" in result.output and "Vongthisan" in result.output
+
+
+def test_info(seed_index):
+    result = run("info", "--index", str(seed_index), "--json")
+    summary = json.loads(result.output)
+    assert summary["documents"] == 2 and summary["chunks"] > 2
+    assert summary["model"] == "all-MiniLM-L6-v2" and summary["dimension"] == 384
+    text = run("info", "--index", str(seed_index)).output
+    assert "documents: 2" in text and "built at:" in text
+
+
+def test_index_command_builds_and_reports(seed_corpus, tmp_path):
+    result = run("index", "--corpus", str(seed_corpus), "--index", str(tmp_path / "idx"), "--chunk-words", "60")
+    assert result.exit_code == 0
+    assert result.output.startswith("indexed 2 documents, ")
+    assert (tmp_path / "idx" / "CURRENT").is_file()
+
+
+def test_indexing_an_empty_corpus_fails_and_keeps_the_index(seed_index, tmp_path):
+    index_dir = tmp_path / "idx"
+    shutil.copytree(seed_index, index_dir)
+    (tmp_path / "empty").mkdir()
+    result = run("index", "--corpus", str(tmp_path / "empty"), "--index", str(index_dir))
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("Error: no readable .txt or .md articles in")
+    assert json_lines(run("ask", "--index", str(index_dir), "--json", QUESTION).output)[0]["abstained"] is False
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["ask", "--index", "{missing}", "Who?"], 1, "Error: no index at {missing}/ — run: assistant index"),
+        (["search", "--index", "{missing}", "x"], 1, "Error: no index at {missing}/ — run: assistant index"),
+        (["info", "--index", "{missing}"], 1, "Error: no index at {missing}/ — run: assistant index"),
+        (["chat", "--index", "{missing}"], 1, "Error: no index at {missing}/ — run: assistant index"),
+        (["ask", "   "], 2, "the question is empty"),
+        (["ask"], 2, "Missing argument 'QUESTION'"),
+        (["search", ""], 2, "the query is empty"),
+        (["ask", "-k", "0", "Who?"], 2, "Invalid value for '-k'"),
+        (["index", "--corpus", "{missing}"], 1, "Error: no corpus folder at {missing}/"),
+    ],
+)
+def test_user_errors_are_one_line(tmp_path, args, code, message):
+    missing = str(tmp_path / "nothing")
+    result = run(*[a.format(missing=missing) for a in args])
+    assert result.exit_code == code
+    assert message.format(missing=missing) in result.output
+    assert "Traceback" not in result.output
+
+
+def test_installed_command_end_to_end(seed_index, tmp_path):
+    """The console script as a user runs it: a real process, no traceback on a mistake."""
+    command = Path(sys.executable).parent / "assistant"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [command, "ask", "--index", str(seed_index), "--json", QUESTION], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["sources"][0]["doc_id"] == "son-la-luang-prabang-border-meeting.txt"
+    missing = subprocess.run(
+        [command, "ask", "--index", str(tmp_path / "none"), QUESTION], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == f"Error: no index at {tmp_path / 'none'}/ — run: assistant index"

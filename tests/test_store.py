@@ -1,0 +1,103 @@
+"""The index folder on disk: round trip, atomic switch, and the errors a user sees."""
+
+import json
+
+import numpy as np
+import pytest
+
+from assistant.dense import VectorIndex
+from assistant.errors import CorruptIndexError, IndexMismatchError, NoIndexError
+from assistant.lexical import BM25Index
+from assistant.records import Chunk, Document
+from assistant.settings import IndexSettings
+from assistant.store import POINTER, Manifest, current_generation, load_index, write_generation
+from assistant.textnorm import document_terms
+
+TEXT = "Alpha meets Beta. Gamma signs the memorandum."
+
+
+def write(index_dir, text=TEXT):
+    document = Document("a.txt", "a.txt", "A", text, "f" * 64)
+    chunks = [Chunk(0, "a.txt", 0, 17, ((0, 17),)), Chunk(1, "a.txt", 18, len(text), ((18, len(text)),))]
+    vectors = np.eye(2, 8, dtype=np.float32)
+    manifest = Manifest(
+        model="test-model",
+        dimension=8,
+        settings=IndexSettings(),
+        documents={"a.txt": {"sha256": document.sha256, "chunks": 2}},
+        chunk_count=2,
+        corpus="/corpus",
+    )
+    bm25 = BM25Index.build([document_terms(text[c.start : c.end]) for c in chunks], IndexSettings().bm25)
+    return write_generation(index_dir, manifest, [document], chunks, VectorIndex.build(vectors), bm25)
+
+
+def test_round_trip(tmp_path):
+    write(tmp_path)
+    index = load_index(tmp_path)
+    assert index.documents["a.txt"].text == TEXT
+    assert [c.chunk_id for c in index.chunks] == [0, 1]
+    assert index.chunks[1].sentences == ((18, len(TEXT)),)
+    assert index.vectors.size == 2 and index.vectors.dimension == 8
+    assert index.bm25.matching(document_terms("memorandum")).tolist() == [1]
+    assert index.manifest.model == "test-model"
+    assert set(index.manifest.files) >= {"documents.jsonl", "chunks.jsonl", "vectors.faiss"}
+
+
+def test_a_new_generation_replaces_the_old_one(tmp_path):
+    first = write(tmp_path)
+    second = write(tmp_path, TEXT.replace("Alpha", "Omega"))
+    assert current_generation(tmp_path) == second
+    assert not first.exists()
+    assert load_index(tmp_path).documents["a.txt"].text.startswith("Omega")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_failed_write_leaves_the_previous_generation_in_use(tmp_path, monkeypatch):
+    first = write(tmp_path)
+
+    def broken_save(self, folder):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(BM25Index, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        write(tmp_path, TEXT.replace("Alpha", "Omega"))
+    assert current_generation(tmp_path) == first
+    assert load_index(tmp_path).documents["a.txt"].text == TEXT
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([POINTER, first.name])
+
+
+def test_no_index_says_what_to_run(tmp_path):
+    with pytest.raises(NoIndexError, match=r"no index at .* — run: assistant index"):
+        load_index(tmp_path / "missing")
+
+
+def test_a_corrupted_file_is_detected_by_checksum(tmp_path):
+    generation = write(tmp_path)
+    vectors = generation / "vectors.faiss"
+    vectors.write_bytes(vectors.read_bytes()[:-10])
+    with pytest.raises(CorruptIndexError, match=r"vectors.faiss is corrupted.*assistant index --full"):
+        load_index(tmp_path)
+
+
+def test_a_missing_file_is_detected(tmp_path):
+    generation = write(tmp_path)
+    (generation / "chunks.jsonl").unlink()
+    with pytest.raises(CorruptIndexError, match=r"chunks\.jsonl is missing"):
+        load_index(tmp_path)
+
+
+def test_another_format_version_is_refused_with_the_fix(tmp_path):
+    generation = write(tmp_path)
+    manifest = json.loads((generation / "manifest.json").read_text())
+    manifest["format_version"] = 999
+    (generation / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match=r"format version 999.*assistant index --full"):
+        load_index(tmp_path)
+
+
+def test_a_dangling_pointer_is_reported(tmp_path):
+    write(tmp_path)
+    (tmp_path / POINTER).write_text("gen-gone\n")
+    with pytest.raises(CorruptIndexError, match="missing generation"):
+        load_index(tmp_path)
