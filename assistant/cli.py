@@ -22,24 +22,21 @@ from assistant.settings import BM25_METHODS, BM25Params, IndexSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-corpus_option = click.option(
-    "--corpus",
-    "corpus_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    envvar="ASSISTANT_CORPUS",
-    default="corpus",
-    show_default=True,
-    help="Folder of .txt/.md articles [env: ASSISTANT_CORPUS].",
-)
-index_option = click.option(
-    "--index",
-    "index_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    envvar="ASSISTANT_INDEX",
-    default="index",
-    show_default=True,
-    help="Index folder [env: ASSISTANT_INDEX].",
-)
+
+def folder_option(name: str, envvar: str, what: str) -> Callable[[F], F]:
+    return click.option(
+        f"--{name}",
+        f"{name}_dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        envvar=envvar,
+        default=name,
+        show_default=True,
+        help=f"{what} [env: {envvar}].",
+    )
+
+
+corpus_option = folder_option("corpus", "ASSISTANT_CORPUS", "Folder of .txt/.md articles")
+index_option = folder_option("index", "ASSISTANT_INDEX", "Index folder")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line.")
 
 
