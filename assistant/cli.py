@@ -6,6 +6,7 @@ mistake into one line and a non-zero exit, never a traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -102,22 +103,113 @@ def main(verbose: bool) -> None:
     logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on its own logger
 
 
+wait_option = click.option(
+    "--wait",
+    type=click.FloatRange(0),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for another process updating the index.",
+)
+
+
 @main.command()
 @corpus_option
 @index_option
-@click.option("--full", is_flag=True, help="Rebuild from scratch (every build is full for now).")
-@click.option("--model", default=IndexSettings.model, show_default=True, help="Embedding model: name or path.")
-@click.option("--chunk-words", default=IndexSettings.chunk_words, show_default=True, type=click.IntRange(10))
-@click.option("--overlap", default=IndexSettings.overlap_sentences, show_default=True, type=click.IntRange(0))
-@click.option("--bm25", "bm25_method", default=BM25Params.method, show_default=True, type=click.Choice(BM25_METHODS))
+@click.option("--full", is_flag=True, help="Rebuild every document instead of only what changed.")
+@click.option("--model", default=None, help=f"Embedding model: name or path [default: {IndexSettings.model}].")
+@click.option("--chunk-words", type=click.IntRange(10), default=None, help=f"[default: {IndexSettings.chunk_words}]")
+@click.option("--overlap", type=click.IntRange(0), default=None, help=f"Sentences [default: {IndexSettings.overlap_sentences}]")
+@click.option("--bm25", "bm25_method", type=click.Choice(BM25_METHODS), default=None, help=f"[default: {BM25Params.method}]")
+@wait_option
 @user_errors
-def index(corpus_dir: Path, index_dir: Path, full: bool, model: str, chunk_words: int, overlap: int, bm25_method: str) -> None:
-    """Build the index of the articles in the corpus folder."""
-    from assistant.indexer import build_index
+def index(
+    corpus_dir: Path,
+    index_dir: Path,
+    full: bool,
+    model: str | None,
+    chunk_words: int | None,
+    overlap: int | None,
+    bm25_method: str | None,
+    wait: float,
+) -> None:
+    """Bring the index up to date with the corpus: only new and changed articles are embedded.
 
-    settings = IndexSettings(model=model, chunk_words=chunk_words, overlap_sentences=overlap, bm25=BM25Params(method=bm25_method))
-    report = build_index(corpus_dir, index_dir, settings, progress=sys.stderr.isatty())
-    click.echo(f"indexed {report.documents} documents, {report.chunks} chunks in {report.seconds:.1f} s → {index_dir}/")
+    Settings not given are those of the existing index; changing one rebuilds everything.
+    """
+    from assistant.indexer import update_index
+    from assistant.store import current_generation, read_manifest
+
+    overrides = {"model": model, "chunk_words": chunk_words, "overlap_sentences": overlap}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    settings = None
+    if overrides or bm25_method:
+        try:
+            base = read_manifest(current_generation(index_dir)).settings
+        except AssistantError:
+            base = IndexSettings()
+        bm25 = BM25Params(method=bm25_method) if bm25_method else base.bm25
+        settings = dataclasses.replace(base, bm25=bm25, **overrides)
+    report = update_index(corpus_dir, index_dir, settings, full=full, progress=sys.stderr.isatty(), wait=wait)
+    click.echo(f"{report.summary()} → {index_dir}/")
+
+
+@main.command()
+@corpus_option
+@index_option
+@wait_option
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@user_errors
+def add(corpus_dir: Path, index_dir: Path, wait: float, files: tuple[Path, ...]) -> None:
+    """Copy article FILES into the corpus and index them."""
+    from assistant.indexer import update_index
+    from assistant.ingest import admit
+
+    articles = []
+    for path in files:
+        try:
+            articles.append((path.name, path.read_bytes()))
+        except OSError as error:
+            raise click.ClickException(f"cannot read {path}: {error.strerror}") from None
+    admissions = admit(corpus_dir, articles)
+    for admission in admissions:
+        click.echo(admission.describe())
+    if any(a.added for a in admissions):
+        report = update_index(corpus_dir, index_dir, wait=wait)
+        click.echo(f"{report.summary()} → {index_dir}/")
+
+
+@main.command()
+@corpus_option
+@index_option
+@wait_option
+@click.argument("doc_ids", nargs=-1, required=True)
+@user_errors
+def remove(corpus_dir: Path, index_dir: Path, wait: float, doc_ids: tuple[str, ...]) -> None:
+    """Delete the articles DOC_IDS (paths relative to the corpus) from the corpus and the index."""
+    from assistant.indexer import update_index
+    from assistant.ingest import withdraw
+
+    for doc_id in withdraw(corpus_dir, list(doc_ids)):
+        click.echo(f"removed {doc_id}")
+    report = update_index(corpus_dir, index_dir, wait=wait)
+    click.echo(f"{report.summary()} → {index_dir}/")
+
+
+@main.command()
+@corpus_option
+@index_option
+@click.option("--quiet", type=click.FloatRange(0.05), default=1.0, show_default=True, help="Seconds of calm before an update.")
+@user_errors
+def watch(corpus_dir: Path, index_dir: Path, quiet: float) -> None:
+    """Re-index whenever articles in the corpus folder change, until Ctrl-C."""
+    from assistant.watcher import watch as watch_corpus
+
+    logging.getLogger("assistant").setLevel(logging.INFO)
+    click.echo(f"watching {corpus_dir}/ → {index_dir}/ (Ctrl-C to stop)", err=True)
+    try:
+        watch_corpus(corpus_dir, index_dir, quiet=quiet)
+    except KeyboardInterrupt:
+        click.echo("stopped watching", err=True)
 
 
 @main.command()

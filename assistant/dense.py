@@ -27,6 +27,14 @@ class VectorIndex:
     def size(self) -> int:
         return self._index.ntotal
 
+    def vectors(self, ids: np.ndarray | None = None) -> np.ndarray:
+        """Stored vectors of `ids` (all of them when None), for carrying into a new generation."""
+        if ids is None:
+            return self._index.reconstruct_n(0, self.size) if self.size else np.zeros((0, self.dimension), np.float32)
+        if len(ids) == 0:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Ids and cosine similarities of the `k` nearest chunks, best first."""
         k = min(k, self.size)
@@ -38,10 +46,7 @@ class VectorIndex:
 
     def similarities(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Cosine similarity of the query to the chunks `ids` (for fusing candidates FAISS did not return)."""
-        if len(ids) == 0:
-            return np.empty(0, dtype=np.float32)
-        vectors = self._index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
-        return vectors @ query.reshape(-1)
+        return self.vectors(ids) @ query.reshape(-1)
 
     def save(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))

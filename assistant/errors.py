@@ -19,3 +19,7 @@ class CorruptIndexError(AssistantError):
 
 class EmptyCorpusError(AssistantError):
     pass
+
+
+class IndexBusyError(AssistantError):
+    """Another process holds the writer lock of the index."""

@@ -7,8 +7,11 @@ implements, so the tests can hold bm25s to that reference.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import bm25s
@@ -23,6 +26,64 @@ log = logging.getLogger(__name__)
 _BM25S_METHODS = {"okapi": ("atire", "robertson"), "bm25+": ("bm25+", "bm25+")}
 
 
+@dataclass(frozen=True)
+class TermTable:
+    """Every chunk's terms as ids into `vocab`, flat: chunk i holds ids[offsets[i]:offsets[i + 1]].
+
+    Kept with each index generation so that BM25 can be rebuilt after an
+    update without tokenising the unchanged chunks again.
+    """
+
+    ids: np.ndarray
+    offsets: np.ndarray
+    vocab: list[str]
+
+    @classmethod
+    def assemble(cls, rows: Sequence[tuple[TermTable, int] | list[str]], base: TermTable | None = None) -> TermTable:
+        """A table whose rows are rows of `base` (given as (base, row)) or new term lists, in order.
+
+        The vocabulary keeps only the terms still used.
+        """
+        vocab = list(base.vocab) if base is not None else []
+        lookup = {term: i for i, term in enumerate(vocab)}
+        pieces: list[np.ndarray] = []
+        for row in rows:
+            if isinstance(row, tuple):
+                table, index = row
+                pieces.append(table.ids[table.offsets[index] : table.offsets[index + 1]])
+            else:
+                pieces.append(np.fromiter((lookup.setdefault(t, len(lookup)) for t in row), dtype=np.int32, count=len(row)))
+        vocab.extend(list(lookup)[len(vocab) :])
+        ids = np.concatenate(pieces) if pieces else np.empty(0, dtype=np.int32)
+        offsets = np.zeros(len(pieces) + 1, dtype=np.int64)
+        np.cumsum([len(p) for p in pieces], out=offsets[1:])
+        used = np.bincount(ids, minlength=len(vocab)) > 0
+        remap = (np.cumsum(used) - 1).astype(np.int32)
+        return cls(ids=remap[ids] if len(ids) else ids, offsets=offsets, vocab=[t for t, u in zip(vocab, used, strict=True) if u])
+
+    @classmethod
+    def from_terms(cls, chunk_terms: Sequence[list[str]]) -> TermTable:
+        return cls.assemble(chunk_terms)
+
+    def rows(self) -> list[list[int]]:
+        bounds = self.offsets.tolist()
+        flat = self.ids.tolist()
+        return [flat[bounds[i] : bounds[i + 1]] for i in range(len(bounds) - 1)]
+
+    def save(self, folder: Path) -> None:
+        np.save(folder / "terms.npy", self.ids)
+        np.save(folder / "term_offsets.npy", self.offsets)
+        (folder / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> TermTable:
+        return cls(
+            ids=np.load(folder / "terms.npy"),
+            offsets=np.load(folder / "term_offsets.npy"),
+            vocab=json.loads((folder / "vocab.json").read_text(encoding="utf-8")),
+        )
+
+
 class BM25Index:
     def __init__(self, model: bm25s.BM25) -> None:
         self._model = model
@@ -31,10 +92,14 @@ class BM25Index:
         self.size = int(model.scores["num_docs"])
 
     @classmethod
-    def build(cls, chunk_terms: list[list[str]], params: BM25Params) -> BM25Index:
+    def build(cls, chunk_terms: Sequence[list[str]], params: BM25Params) -> BM25Index:
+        return cls.from_table(TermTable.from_terms(chunk_terms), params)
+
+    @classmethod
+    def from_table(cls, table: TermTable, params: BM25Params) -> BM25Index:
         tf_method, idf_method = _BM25S_METHODS[params.method]
         model = bm25s.BM25(k1=params.k1, b=params.b, delta=params.delta, method=tf_method, idf_method=idf_method)
-        model.index(chunk_terms, show_progress=False)
+        model.index((table.rows(), {term: i for i, term in enumerate(table.vocab)}), show_progress=False)
         return cls(model)
 
     def _term_ids(self, terms: list[str]) -> list[int]:

@@ -8,7 +8,11 @@
 A generation is written whole into a temporary folder, synced, renamed into
 place, and only then does CURRENT (replaced atomically) point to it. A reader
 therefore sees the old generation or the new one, never a half-written one,
-and a crash mid-write leaves the old one in use.
+and a crash mid-write leaves the old one in use. The generation before the
+current one is kept until the next update, so that a reader that has just
+read CURRENT can still open it; anything older, and whatever a killed writer
+left behind, is removed by the next writer. One writer at a time holds
+`index/.lock`.
 """
 
 from __future__ import annotations
@@ -21,14 +25,18 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
+
 from assistant.dense import VectorIndex
-from assistant.errors import CorruptIndexError, IndexMismatchError, NoIndexError
-from assistant.lexical import BM25Index
+from assistant.errors import CorruptIndexError, IndexBusyError, IndexMismatchError, NoIndexError
+from assistant.lexical import BM25Index, TermTable
 from assistant.records import Chunk, Document
 from assistant.settings import IndexSettings
 
@@ -41,6 +49,8 @@ DOCUMENTS = "documents.jsonl"
 CHUNKS = "chunks.jsonl"
 VECTORS = "vectors.faiss"
 BM25_FOLDER = "bm25"
+TERMS_FOLDER = "terms"
+LOCK = ".lock"
 REBUILD_HINT = "run: assistant index --full"
 
 
@@ -130,8 +140,12 @@ def write_generation(
     chunks: list[Chunk],
     vectors: VectorIndex,
     bm25: BM25Index,
+    terms: TermTable,
 ) -> Path:
-    """Write a complete generation and switch CURRENT to it; returns its folder."""
+    """Write a complete generation and switch CURRENT to it; returns its folder.
+
+    Call it holding `writer_lock`.
+    """
     index_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=index_dir))
     try:
@@ -142,9 +156,11 @@ def write_generation(
         _write_jsonl(staging / CHUNKS, [c.to_dict() for c in chunks])
         vectors.save(staging / VECTORS)
         bm25.save(staging / BM25_FOLDER)
+        (staging / TERMS_FOLDER).mkdir()
+        terms.save(staging / TERMS_FOLDER)
         manifest.files = {p.relative_to(staging).as_posix(): _sha256(p) for p in _data_files(staging)}
         (staging / MANIFEST).write_text(json.dumps(manifest.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
-        for path in [*_data_files(staging), staging / MANIFEST, staging / BM25_FOLDER, staging]:
+        for path in [*_data_files(staging), staging / MANIFEST, staging / BM25_FOLDER, staging / TERMS_FOLDER, staging]:
             _fsync_path(path)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         generation = index_dir / f"gen-{stamp}-{uuid.uuid4().hex[:8]}"
@@ -152,37 +168,73 @@ def write_generation(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _switch_pointer(index_dir, generation.name)
-    _remove_stale(index_dir, keep=generation.name)
+    previous = _read_pointer(index_dir)[0]
+    _switch_pointer(index_dir, generation.name, previous)
+    remove_leftovers(index_dir)
     return generation
 
 
-def _switch_pointer(index_dir: Path, name: str) -> None:
+@contextmanager
+def writer_lock(index_dir: Path, wait: float = 60.0) -> Iterator[None]:
+    """Hold the index's writer lock, waiting up to `wait` seconds for another writer."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(index_dir / LOCK)
+    try:
+        lock.acquire(timeout=wait)
+    except Timeout:
+        raise IndexBusyError(
+            f"another process is updating {index_dir}/ (waited {wait:g} s); try again when it has finished"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _read_pointer(index_dir: Path) -> tuple[str, str]:
+    """(current, previous) generation names; empty strings where there are none."""
+    try:
+        lines = (index_dir / POINTER).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return "", ""
+    return (lines[0].strip() if lines else ""), (lines[1].strip() if len(lines) > 1 else "")
+
+
+def _switch_pointer(index_dir: Path, name: str, previous: str) -> None:
     staged = index_dir / f".{POINTER}.{uuid.uuid4().hex[:8]}"
     with staged.open("w", encoding="utf-8") as handle:
-        handle.write(name + "\n")
+        handle.write(f"{name}\n{previous}\n")
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(staged, index_dir / POINTER)
     _fsync_path(index_dir)
 
 
-def _remove_stale(index_dir: Path, keep: str) -> None:
-    for path in index_dir.glob("gen-*"):
-        if path.name != keep:
-            shutil.rmtree(path, ignore_errors=True)
+def remove_leftovers(index_dir: Path) -> None:
+    """Remove what a killed writer left and generations older than the previous one (hold `writer_lock`)."""
+    keep = set(_read_pointer(index_dir))
+    for path in index_dir.iterdir() if index_dir.is_dir() else []:
+        if path.name.startswith((".tmp-", f".{POINTER}.")) or (path.name.startswith("gen-") and path.name not in keep):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
+def pointer_state(index_dir: Path) -> str:
+    """The name of the generation in use ("" if none): cheap enough to check before every question."""
+    return _read_pointer(index_dir)[0]
 
 
 def current_generation(index_dir: Path) -> Path:
-    pointer = index_dir / POINTER
     try:
-        name = pointer.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        raise NoIndexError(f"no index at {index_dir}/ — run: assistant index") from None
+        name = pointer_state(index_dir)
     except OSError as error:
-        raise CorruptIndexError(f"cannot read {pointer}: {error.strerror} — {REBUILD_HINT}") from None
+        raise CorruptIndexError(f"cannot read {index_dir / POINTER}: {error.strerror} — {REBUILD_HINT}") from None
+    if not name:
+        raise NoIndexError(f"no index at {index_dir}/ — run: assistant index")
     generation = index_dir / name
-    if not name or not (generation / MANIFEST).is_file():
+    if not (generation / MANIFEST).is_file():
         raise CorruptIndexError(f"index at {index_dir}/ points to a missing generation {name!r} — {REBUILD_HINT}")
     return generation
 
@@ -210,6 +262,10 @@ def _verify(generation: Path, manifest: Manifest) -> None:
             raise CorruptIndexError(f"index file {path} is missing — {REBUILD_HINT}")
         if _sha256(path) != expected:
             raise CorruptIndexError(f"index file {path} is corrupted (checksum mismatch) — {REBUILD_HINT}")
+
+
+def load_terms(generation: Path) -> TermTable:
+    return TermTable.load(generation / TERMS_FOLDER)
 
 
 def load_index(index_dir: Path) -> StoredIndex:

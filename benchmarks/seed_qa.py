@@ -18,7 +18,7 @@ from pathlib import Path
 from assistant.conversation import ConversationState
 from assistant.core import Assistant
 from assistant.evaluation import Outcome, contains_fact, load_qa, summarize
-from assistant.indexer import build_index
+from assistant.indexer import update_index
 from assistant.settings import IndexSettings, SearchSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,7 +66,7 @@ def main() -> None:
     tune = [i for i in items if i.split == "tune"]
     heldout = [i for i in items if i.split == "heldout"]
     with tempfile.TemporaryDirectory() as folder:
-        build_index(ROOT / "corpus", Path(folder), IndexSettings())
+        update_index(ROOT / "corpus", Path(folder), IndexSettings())
         assistant = Assistant.load(Path(folder))
         fusion_rows = retrieval_table(assistant, [i for i in tune if not i.unanswerable])
         print(f"{'fusion (tune split)':<20} {'R@1':>6} {'R@5':>6} {'MRR':>6}")

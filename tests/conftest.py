@@ -25,11 +25,11 @@ def seed_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def seed_index(seed_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from assistant.indexer import build_index
+    from assistant.indexer import update_index
     from assistant.settings import IndexSettings
 
     folder = tmp_path_factory.mktemp("index")
-    build_index(seed_corpus, folder, IndexSettings())
+    update_index(seed_corpus, folder, IndexSettings())
     return folder
 
 

@@ -102,7 +102,7 @@ def test_info(seed_index):
 def test_index_command_builds_and_reports(seed_corpus, tmp_path):
     result = run("index", "--corpus", str(seed_corpus), "--index", str(tmp_path / "idx"), "--chunk-words", "60")
     assert result.exit_code == 0
-    assert result.output.startswith("indexed 2 documents, ")
+    assert result.output.startswith("+2 new, 0 changed, 0 removed, 0 unchanged: 2 documents, ")
     assert (tmp_path / "idx" / "CURRENT").is_file()
 
 

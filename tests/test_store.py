@@ -6,11 +6,20 @@ import numpy as np
 import pytest
 
 from assistant.dense import VectorIndex
-from assistant.errors import CorruptIndexError, IndexMismatchError, NoIndexError
-from assistant.lexical import BM25Index
+from assistant.errors import CorruptIndexError, IndexBusyError, IndexMismatchError, NoIndexError
+from assistant.lexical import BM25Index, TermTable
 from assistant.records import Chunk, Document
 from assistant.settings import IndexSettings
-from assistant.store import POINTER, Manifest, current_generation, load_index, write_generation
+from assistant.store import (
+    POINTER,
+    Manifest,
+    current_generation,
+    load_index,
+    load_terms,
+    remove_leftovers,
+    write_generation,
+    writer_lock,
+)
 from assistant.textnorm import document_terms
 
 TEXT = "Alpha meets Beta. Gamma signs the memorandum."
@@ -28,8 +37,9 @@ def write(index_dir, text=TEXT):
         chunk_count=2,
         corpus="/corpus",
     )
-    bm25 = BM25Index.build([document_terms(text[c.start : c.end]) for c in chunks], IndexSettings().bm25)
-    return write_generation(index_dir, manifest, [document], chunks, VectorIndex.build(vectors), bm25)
+    terms = TermTable.from_terms([document_terms(text[c.start : c.end]) for c in chunks])
+    bm25 = BM25Index.from_table(terms, IndexSettings().bm25)
+    return write_generation(index_dir, manifest, [document], chunks, VectorIndex.build(vectors), bm25, terms)
 
 
 def test_round_trip(tmp_path):
@@ -44,13 +54,40 @@ def test_round_trip(tmp_path):
     assert set(index.manifest.files) >= {"documents.jsonl", "chunks.jsonl", "vectors.faiss"}
 
 
-def test_a_new_generation_replaces_the_old_one(tmp_path):
+def test_a_new_generation_replaces_the_old_one_which_is_kept_one_update_longer(tmp_path):
     first = write(tmp_path)
     second = write(tmp_path, TEXT.replace("Alpha", "Omega"))
     assert current_generation(tmp_path) == second
-    assert not first.exists()
-    assert load_index(tmp_path).documents["a.txt"].text.startswith("Omega")
+    assert first.exists()  # a reader that has just read CURRENT may still be opening it
+    third = write(tmp_path, TEXT.replace("Alpha", "Sigma"))
+    assert not first.exists() and second.exists() and current_generation(tmp_path) == third
+    assert load_index(tmp_path).documents["a.txt"].text.startswith("Sigma")
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_terms_are_stored_for_updates(tmp_path):
+    generation = write(tmp_path)
+    terms = load_terms(generation)
+    assert [[terms.vocab[i] for i in row] for row in terms.rows()] == [
+        document_terms("Alpha meets Beta."),
+        document_terms("Gamma signs the memorandum."),
+    ]
+
+
+def test_leftovers_of_a_killed_writer_are_removed(tmp_path):
+    current = write(tmp_path)
+    (tmp_path / ".tmp-abandoned").mkdir()
+    (tmp_path / ".tmp-abandoned" / "vectors.faiss").write_bytes(b"half")
+    (tmp_path / f".{POINTER}.1234").write_text("gen-x\n")
+    (tmp_path / "gen-orphan").mkdir()
+    remove_leftovers(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([POINTER, current.name])
+
+
+def test_a_second_writer_waits_then_gives_up_clearly(tmp_path):
+    busy = pytest.raises(IndexBusyError, match=r"another process is updating .* \(waited 0.2 s\)")
+    with writer_lock(tmp_path), busy, writer_lock(tmp_path, wait=0.2):
+        pass
 
 
 def test_a_failed_write_leaves_the_previous_generation_in_use(tmp_path, monkeypatch):
