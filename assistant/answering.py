@@ -249,13 +249,17 @@ def select(ranked: list[Candidate], profile: QuestionProfile, max_words: int) ->
     chosen = [ranked[0]]
     covered = matched_words(profile, ranked[0].terms)
     words = count_words(ranked[0].text)
+    quoted = {ranked[0].text}
     for candidate in ranked[1:]:
         if candidate.score < 0.8 * ranked[0].score:
             break
+        if candidate.text in quoted:
+            continue  # the same sentence in another article adds nothing to the answer
         size = count_words(candidate.text)
         adds = matched_words(profile, candidate.terms) - covered
         if (adds or candidate.score >= 0.95 * ranked[0].score) and words + size <= max_words:
             chosen.append(candidate)
+            quoted.add(candidate.text)
             covered |= adds
             words += size
     return chosen

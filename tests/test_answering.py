@@ -139,3 +139,14 @@ def test_compose_refuses_a_quote_that_is_not_document_text(stats):
     best.end += 1  # the span now ends in white space: no longer a clean verbatim sentence
     with pytest.raises(AssertionError):
         compose("q", [best])
+
+
+def test_the_same_sentence_in_two_articles_is_quoted_once(stats):
+    copy = Document("copy.txt", "copy.txt", "Border meeting", TEXT, "1" * 64)
+    passages = make_passages()
+    twin = Passage(
+        2, Chunk(1, copy.doc_id, passages[0].chunk.start, passages[0].chunk.end, passages[0].chunk.sentences), copy, 1.0, 5.0, 0.5
+    )
+    profile = QuestionProfile.of("What did they sign?")
+    chosen = select(rank_candidates([*passages, twin], profile, stats), profile, max_words=60)
+    assert len({c.text for c in chosen}) == len(chosen)

@@ -152,3 +152,75 @@ def test_installed_command_end_to_end(seed_index, tmp_path):
     )
     assert missing.returncode == 1
     assert missing.stderr.strip() == f"Error: no index at {tmp_path / 'none'}/ — run: assistant index"
+
+
+def test_index_is_incremental_and_says_what_it_did(seed_corpus, tmp_path):
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "idx"
+    shutil.copytree(seed_corpus, corpus)
+    run("index", "--corpus", str(corpus), "--index", str(index_dir))
+    assert "the index is up to date" in run("index", "--corpus", str(corpus), "--index", str(index_dir)).output
+    (corpus / "vietnam-laos-defence-policy-dialogue.txt").unlink()
+    result = run("index", "--corpus", str(corpus), "--index", str(index_dir))
+    assert result.output.startswith("+0 new, 0 changed, 1 removed, 1 unchanged: 1 documents, ")
+    full = run("index", "--corpus", str(corpus), "--index", str(index_dir), "--full")
+    assert full.output.startswith("+1 new, 0 changed, 0 removed, 0 unchanged")
+
+
+def test_add_and_remove(seed_corpus, tmp_path):
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "idx"
+    shutil.copytree(seed_corpus, corpus)
+    run("index", "--corpus", str(corpus), "--index", str(index_dir))
+    article = tmp_path / "Phongsaly patrol.md"
+    article.write_text("# Phongsaly patrol\n\nMajor Khamla led the Phongsaly patrol on June 9.", encoding="utf-8")
+    added = run("add", "--corpus", str(corpus), "--index", str(index_dir), str(article))
+    assert added.exit_code == 0
+    assert added.output.splitlines()[0] == "added Phongsaly patrol.md as Phongsaly-patrol.md"
+    assert "+1 new, 0 changed, 0 removed, 2 unchanged" in added.output
+    answer = json_lines(run("ask", "--index", str(index_dir), "--json", "Who led the Phongsaly patrol?").output)[0]
+    assert "Major Khamla" in answer["answer"]
+    again = run("add", "--corpus", str(corpus), "--index", str(index_dir), str(article))
+    assert again.output.strip() == "skipped Phongsaly patrol.md: same content as Phongsaly-patrol.md, already in the corpus"
+    removed = run("remove", "--corpus", str(corpus), "--index", str(index_dir), "Phongsaly-patrol.md")
+    assert removed.output.startswith("removed Phongsaly-patrol.md\n+0 new, 0 changed, 1 removed, 2 unchanged")
+    assert not (corpus / "Phongsaly-patrol.md").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("report.pdf", b"%PDF", "report.pdf: only .txt and .md articles can be added"),
+        ("latin.txt", "café".encode("latin-1"), "latin.txt: not valid UTF-8"),
+        ("blank.md", b"  \n", "blank.md: it is empty"),
+    ],
+)
+def test_add_refuses_bad_articles_and_changes_nothing(seed_corpus, tmp_path, name, data, message):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(seed_corpus, corpus)
+    good = tmp_path / "good.md"
+    good.write_text("# Good\n\nA good article.", encoding="utf-8")
+    (tmp_path / name).write_bytes(data)
+    result = run("add", "--corpus", str(corpus), "--index", str(tmp_path / "idx"), str(good), str(tmp_path / name))
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+    assert sorted(p.name for p in corpus.iterdir()) == sorted(p.name for p in seed_corpus.iterdir())
+
+
+def test_remove_refuses_unknown_or_all_articles(seed_corpus, seed_index, tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(seed_corpus, corpus)
+    unknown = run("remove", "--corpus", str(corpus), "--index", str(seed_index), "nope.txt")
+    assert unknown.exit_code == 1 and "no article 'nope.txt'" in unknown.output
+    escape = run("remove", "--corpus", str(corpus), "--index", str(seed_index), "../corpus/../../etc/passwd")
+    assert escape.exit_code == 1 and "no article" in escape.output
+    everything = run("remove", "--corpus", str(corpus), "--index", str(seed_index), *[p.name for p in corpus.iterdir()])
+    assert everything.exit_code == 1 and "cannot remove every article" in everything.output
+    assert len(list(corpus.iterdir())) == 2
+
+
+def test_a_corrupted_index_names_the_fix(seed_index, tmp_path):
+    index_dir = tmp_path / "idx"
+    shutil.copytree(seed_index, index_dir)
+    generation = next(index_dir.glob("gen-*"))
+    (generation / "vectors.faiss").write_bytes(b"broken")
+    result = run("ask", "--index", str(index_dir), QUESTION)
+    assert result.exit_code == 1
+    assert result.output.strip().endswith("is corrupted (checksum mismatch) — run: assistant index --full")

@@ -1,0 +1,26 @@
+"""Re-indexes a corpus in a loop until killed: each round renames one article and updates the index.
+
+Run by tests/test_crash_safety.py, which kills it with SIGKILL at random moments.
+Titles come from each article's heading, so a rename changes no chunk text and
+no model is needed: every round is mostly the writing of a new generation.
+"""
+
+import itertools
+import sys
+from pathlib import Path
+
+from assistant.indexer import update_index
+
+
+def main() -> None:
+    corpus, index = Path(sys.argv[1]), Path(sys.argv[2])
+    print("ready", flush=True)
+    for step in itertools.count():
+        articles = sorted(corpus.glob("*.md"))
+        article = articles[step % len(articles)]
+        article.rename(article.with_name(f"{article.stem.split('~')[0]}~{step}.md"))
+        update_index(corpus, index)
+
+
+if __name__ == "__main__":
+    main()
