@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test index lint clean
+.PHONY: install run test index lint browser clean
 
 install: $(STAMP)
 
@@ -20,11 +20,19 @@ $(STAMP): pyproject.toml
 index: install
 	$(BIN)/assistant index
 
+# The web chat at http://127.0.0.1:7860; app.py builds or updates the index first.
+run: install
+	HF_HUB_OFFLINE=1 $(BIN)/python app.py
+
 lint: install
 	$(BIN)/ruff check .
 
-test: install lint
-	HF_HUB_OFFLINE=1 $(BIN)/pytest
+# Debian's chromium for the browser tests; Playwright never downloads a browser of its own.
+browser:
+	@test -x /usr/bin/chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+test: install lint browser
+	HF_HUB_OFFLINE=1 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pytest
 
 clean:
 	rm -rf $(VENV) index .pytest_cache

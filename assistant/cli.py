@@ -228,7 +228,7 @@ def ask(index_dir: Path, as_json: bool, k: int | None, question: str) -> None:
     for position, text in enumerate([first, *questions]):
         answer = assistant.ask(text, k=k)
         if as_json:
-            _emit_json(answer.to_dict())
+            click.echo(answer.to_json())
         else:
             click.echo(("\n" if position else "") + format_answer(answer))
 
@@ -262,7 +262,7 @@ def chat(index_dir: Path, as_json: bool) -> None:
             continue
         answer = assistant.ask(line.strip(), state=state)
         if as_json:
-            _emit_json(answer.to_dict())
+            click.echo(answer.to_json())
         else:
             click.echo(format_answer(answer) + "\n")
 

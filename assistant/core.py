@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -102,13 +103,22 @@ class Assistant:
         self.refresh()
         return self.retriever
 
-    def search(self, query: str, k: int = 10, mode: Mode = "hybrid") -> list[Passage]:
+    def search(self, query: str, k: int = 10, mode: Mode = "hybrid", doc_ids: Collection[str] | None = None) -> list[Passage]:
         """Ranked passages for `query`, no answer composed."""
         _require_text(query)
-        return self._current().search(Query.plain(query), k, mode)
+        return self._current().search(Query.plain(query), k, mode, doc_ids)
 
-    def decide(self, question: str, state: ConversationState | None = None, k: int | None = None) -> Decision:
-        """The answer with the evidence it rests on; `state` carries a conversation's topic."""
+    def decide(
+        self,
+        question: str,
+        state: ConversationState | None = None,
+        k: int | None = None,
+        doc_ids: Collection[str] | None = None,
+    ) -> Decision:
+        """The answer with the evidence it rests on.
+
+        `state` carries a conversation's topic; `doc_ids` restricts the search to those documents.
+        """
         _require_text(question)
         context = state.context_for(question) if state is not None else ""
         query = Query(
@@ -118,7 +128,7 @@ class Assistant:
             dense_text=f"{context} {question}".strip(),
         )
         retriever = self._current()
-        passages = retriever.search(query, k or self.settings.answer_passages)
+        passages = retriever.search(query, k or self.settings.answer_passages, doc_ids=doc_ids)
         decision = answer_question(
             question,
             QuestionProfile.of(question, context),
@@ -131,8 +141,14 @@ class Assistant:
             state.record(question, context)
         return decision
 
-    def ask(self, question: str, state: ConversationState | None = None, k: int | None = None) -> Answer:
-        return self.decide(question, state, k).answer
+    def ask(
+        self,
+        question: str,
+        state: ConversationState | None = None,
+        k: int | None = None,
+        doc_ids: Collection[str] | None = None,
+    ) -> Answer:
+        return self.decide(question, state, k, doc_ids).answer
 
     def info(self) -> dict[str, Any]:
         return describe(self._current().index.manifest.to_dict())

@@ -28,12 +28,18 @@ class VectorIndex:
         return self._index.ntotal
 
     def vectors(self, ids: np.ndarray | None = None) -> np.ndarray:
-        """Stored vectors of `ids` (all of them when None), for carrying into a new generation."""
+        """Stored vectors of `ids` (all of them when None)."""
         if ids is None:
-            return self._index.reconstruct_n(0, self.size) if self.size else np.zeros((0, self.dimension), np.float32)
+            return self.vector_range(0, self.size)
         if len(ids) == 0:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return self._index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+
+    def vector_range(self, start: int, stop: int) -> np.ndarray:
+        """Vectors of chunks [start, stop), for carrying unchanged chunks into a new generation."""
+        if stop <= start:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._index.reconstruct_n(start, stop - start)
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Ids and cosine similarities of the `k` nearest chunks, best first."""

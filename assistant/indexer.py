@@ -1,11 +1,12 @@
 """Building and updating an index: documents -> chunks -> BM25 terms and vectors -> a generation.
 
-An update costs what the change costs: documents whose content hash is
-unchanged keep their chunks, vectors and terms; inside a changed or renamed
-document, a chunk whose text is unchanged keeps its vector. Only new chunk
-texts reach the model. A full build is the same path with nothing to keep,
-so an index updated step by step holds exactly the chunks a full build
-would, in the same order.
+An update costs what the change costs. A file whose size and modification
+time match the index is not even read; one whose content hash is unchanged
+keeps its chunks, vectors and terms, copied as whole ranges; inside a
+changed or renamed document a chunk whose text is unchanged keeps its
+vector. Only new chunk texts reach the model. A full build is the same path
+with nothing to keep, so an index updated step by step holds exactly the
+chunks a full build would, in the same order.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from assistant.corpus import read_corpus
+from assistant.corpus import find_files, read_document
 from assistant.dense import VectorIndex
 from assistant.embedder import Embedder
 from assistant.errors import CorruptIndexError, EmptyCorpusError, IndexMismatchError, NoIndexError
@@ -36,6 +37,7 @@ from assistant.store import (
     write_generation,
     writer_lock,
 )
+from assistant.tables import ChunkTable
 from assistant.textnorm import document_terms
 
 log = logging.getLogger(__name__)
@@ -78,11 +80,14 @@ class _Previous:
     index: StoredIndex
     terms: TermTable
 
-    def chunks_by_document(self) -> dict[str, list[Chunk]]:
-        grouped: dict[str, list[Chunk]] = defaultdict(list)
-        for chunk in self.index.chunks:
-            grouped[chunk.doc_id].append(chunk)
-        return grouped
+
+@dataclass
+class _Entry:
+    """A document of the new generation: its manifest record, and its text if it must be chunked."""
+
+    doc_id: str
+    record: dict[str, Any]
+    document: Document | None = None
 
 
 def _load_previous(index_dir: Path, settings: IndexSettings | None) -> _Previous | None:
@@ -99,6 +104,41 @@ def _load_previous(index_dir: Path, settings: IndexSettings | None) -> _Previous
         log.warning("index settings changed; rebuilding every document")
         return None
     return _Previous(index, terms)
+
+
+def _scan(corpus_dir: Path, known: dict[str, dict[str, Any]]) -> tuple[list[_Entry], int, int]:
+    """The corpus as entries, in order; reads only files whose size or time differ from the index."""
+    entries: list[_Entry] = []
+    new = changed = 0
+    for path in find_files(corpus_dir):
+        doc_id = path.relative_to(corpus_dir).as_posix()
+        try:
+            stat = path.stat()
+        except OSError as error:
+            log.warning("skipped %s: cannot read it (%s)", doc_id, error.strerror or error)
+            continue
+        old = known.get(doc_id)
+        if old is not None and (old.get("size"), old.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns):
+            entries.append(_Entry(doc_id, old))
+            continue
+        document = read_document(path, corpus_dir)
+        if document is None:
+            continue
+        record = {
+            "path": document.path,
+            "title": document.title,
+            "sha256": document.sha256,
+            "body_start": document.body_start,
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+        }
+        if old is not None and old["sha256"] == document.sha256:
+            entries.append(_Entry(doc_id, {**old, **record}))  # touched, not changed
+            continue
+        new += old is None
+        changed += old is not None
+        entries.append(_Entry(doc_id, record, document))
+    return entries, new, changed
 
 
 def update_index(
@@ -126,61 +166,66 @@ def update_index(
         remove_leftovers(index_dir)
         previous = None if full else _load_previous(index_dir, settings)
         settings = settings or (previous.index.manifest.settings if previous else IndexSettings())
-        documents = read_corpus(corpus_dir)
-        if not documents:
-            raise EmptyCorpusError(f"no readable .txt or .md articles in {corpus_dir}/ — nothing indexed")
-        timings["read"] = time.perf_counter() - began
-
         known = previous.index.manifest.documents if previous else {}
-        current_ids = {d.doc_id for d in documents}
-        new = [d for d in documents if d.doc_id not in known]
-        changed = [d for d in documents if d.doc_id in known and known[d.doc_id]["sha256"] != d.sha256]
-        removed = [doc_id for doc_id in known if doc_id not in current_ids]
-        unchanged = len(documents) - len(new) - len(changed)
-        if previous is not None and not (new or changed or removed):
+        entries, new, changed = _scan(corpus_dir, known)
+        if not entries:
+            raise EmptyCorpusError(f"no readable .txt or .md articles in {corpus_dir}/ — nothing indexed")
+        present = {e.doc_id for e in entries}
+        removed = sum(doc_id not in present for doc_id in known)
+        unchanged = len(entries) - new - changed
+        timings["scan"] = time.perf_counter() - began
+        touched = any(e.record is not known.get(e.doc_id) for e in entries)
+        if previous is not None and not (new or changed or removed or touched):
             return UpdateReport(0, 0, 0, unchanged, len(previous.index.chunks), 0, time.perf_counter() - began, None, timings)
 
         mark = time.perf_counter()
-        chunks, vector_sources, term_rows, new_texts = _plan(documents, previous, {d.doc_id for d in new + changed}, settings)
+        plan = _Plan(previous, entries, settings)
         timings["chunk"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
         model = embedder if embedder is not None and embedder.model_name == settings.model else None
-        if new_texts and model is None:
+        if plan.new_texts and model is None:
             model = Embedder(settings.model, settings.batch_size)
         dimension = model.dimension if model is not None else previous.index.manifest.dimension
-        vectors = _assemble_vectors(vector_sources, previous, model, new_texts, dimension, progress)
+        vectors = plan.vectors(model, dimension, progress)
         timings["embed"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
-        terms = TermTable.assemble(term_rows, base=previous.terms if previous else None)
+        terms = TermTable.assemble(plan.term_parts, base=previous.terms if previous else None)
         bm25 = BM25Index.from_table(terms, settings.bm25)
         timings["bm25"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
-        counts: dict[str, int] = defaultdict(int)
-        for chunk in chunks:
-            counts[chunk.doc_id] += 1
+        doc_ids = [e.doc_id for e in entries]
+        chunks = ChunkTable.concatenate(plan.chunk_parts, doc_ids)
+        counts = np.bincount(chunks.doc_index, minlength=len(entries))
         manifest = Manifest(
             model=settings.model,
             dimension=dimension,
             settings=settings,
-            documents={
-                d.doc_id: {"path": d.path, "title": d.title, "sha256": d.sha256, "chunks": counts[d.doc_id]} for d in documents
-            },
+            documents={e.doc_id: {**e.record, "chunks": int(n)} for e, n in zip(entries, counts, strict=True)},
             chunk_count=len(chunks),
             corpus=str(corpus_dir.resolve()),
         )
-        location = write_generation(index_dir, manifest, documents, chunks, VectorIndex.build(vectors), bm25, terms)
+        location = write_generation(
+            index_dir,
+            manifest,
+            [e.document for e in entries if e.document is not None],
+            chunks,
+            VectorIndex.build(vectors),
+            bm25,
+            terms,
+            previous_texts={r["sha256"] for r in known.values()} if previous else None,
+        )
         timings["write"] = time.perf_counter() - mark
 
     report = UpdateReport(
-        new=len(new),
-        changed=len(changed),
-        removed=len(removed),
+        new=new,
+        changed=changed,
+        removed=removed,
         unchanged=unchanged,
         chunks=len(chunks),
-        embedded=len(new_texts),
+        embedded=len(plan.new_texts),
         seconds=time.perf_counter() - began,
         location=location,
         timings={k: round(v, 4) for k, v in timings.items()},
@@ -189,66 +234,80 @@ def update_index(
     return report
 
 
-def _plan(
-    documents: list[Document],
-    previous: _Previous | None,
-    to_chunk: set[str],
-    settings: IndexSettings,
-) -> tuple[list[Chunk], list[int | str], list[tuple[TermTable, int] | list[str]], list[str]]:
-    """The new generation's chunks, in corpus order, and where each one's vector and terms come from.
+class _Plan:
+    """Where each chunk of the new generation comes from, in corpus order.
 
-    A vector source is an old chunk id, or the text to embed; a term row is an
-    old table row, or the terms of a new chunk.
+    Runs of unchanged documents are ranges of the previous generation's
+    chunks, vectors and term rows; a changed document is chunked again, and
+    each of its chunks takes an old vector if an old chunk had the same text.
     """
-    old_by_document = previous.chunks_by_document() if previous else {}
-    reusable: dict[str, int] = {}
-    if previous is not None:
-        current = {d.doc_id for d in documents}
-        for doc_id, old_chunks in old_by_document.items():
-            if doc_id in to_chunk or doc_id not in current:
-                old_document = previous.index.documents[doc_id]
-                for chunk in old_chunks:
-                    reusable.setdefault(_text_key(searchable_text(old_document, chunk)), chunk.chunk_id)
-    chunks: list[Chunk] = []
-    vector_sources: list[int | str] = []
-    term_rows: list[tuple[TermTable, int] | list[str]] = []
-    new_texts: list[str] = []
-    for document in documents:
-        if document.doc_id not in to_chunk and previous is not None:
-            for old in old_by_document[document.doc_id]:
-                chunks.append(replace(old, chunk_id=len(chunks)))
-                vector_sources.append(old.chunk_id)
-                term_rows.append((previous.terms, old.chunk_id))
-            continue
+
+    def __init__(self, previous: _Previous | None, entries: list[_Entry], settings: IndexSettings) -> None:
+        self.previous = previous
+        self.chunk_parts: list[tuple[ChunkTable, int, int] | ChunkTable] = []
+        self.term_parts: list[tuple[TermTable, int, int] | list[str]] = []
+        self.vector_parts: list[tuple[int, int] | list[int | str]] = []
+        self.new_texts: list[str] = []
+        old_ranges = previous.index.chunks.ranges() if previous else {}
+        reusable = self._reusable_vectors(entries, old_ranges)
+        run: list[int] = []  # [start, stop) of the current run of unchanged chunks
+        for entry in entries:
+            if entry.document is None:
+                start, stop = old_ranges[entry.doc_id]
+                if run and run[1] == start:
+                    run[1] = stop
+                else:
+                    self._close_run(run)
+                    run = [start, stop]
+                continue
+            self._close_run(run)
+            run = []
+            self._add_document(entry.document, settings, reusable)
+        self._close_run(run)
+
+    def _close_run(self, run: list[int]) -> None:
+        if run and self.previous is not None:
+            start, stop = run
+            self.chunk_parts.append((self.previous.index.chunks, start, stop))
+            self.term_parts.append((self.previous.terms, start, stop))
+            self.vector_parts.append((start, stop))
+
+    def _reusable_vectors(self, entries: list[_Entry], old_ranges: dict[str, tuple[int, int]]) -> dict[str, int]:
+        """Old chunk ids by chunk text, for the documents that changed or went away."""
+        if self.previous is None:
+            return {}
+        kept = {e.doc_id for e in entries if e.document is None}
+        reusable: dict[str, int] = {}
+        for doc_id, (start, stop) in old_ranges.items():
+            if doc_id in kept:
+                continue
+            document = self.previous.index.documents[doc_id]
+            for chunk_id in range(start, stop):
+                reusable.setdefault(_text_key(searchable_text(document, self.previous.index.chunks[chunk_id])), chunk_id)
+        return reusable
+
+    def _add_document(self, document: Document, settings: IndexSettings, reusable: dict[str, int]) -> None:
         spans = chunk_text(document.text, settings.chunk_words, settings.overlap_sentences, document.body_start)
-        for span in spans:
-            chunk = Chunk(len(chunks), document.doc_id, span.start, span.end, span.sentences)
+        chunks = [Chunk(i, document.doc_id, s.start, s.end, s.sentences) for i, s in enumerate(spans)]
+        self.chunk_parts.append(ChunkTable.from_chunks(chunks, [document.doc_id]))
+        sources: list[int | str] = []
+        for chunk in chunks:
             text = searchable_text(document, chunk)
-            chunks.append(chunk)
             old_id = reusable.get(_text_key(text))
+            sources.append(text if old_id is None else old_id)
             if old_id is None:
-                vector_sources.append(text)
-                new_texts.append(text)
+                self.new_texts.append(text)
+            self.term_parts.append(document_terms(text))
+        self.vector_parts.append(sources)
+
+    def vectors(self, model: Embedder | None, dimension: int, progress: bool) -> np.ndarray:
+        fresh = iter(model.encode_documents(self.new_texts, progress=progress) if self.new_texts and model else [])
+        old = self.previous.index.vectors if self.previous else None
+        blocks = []
+        for part in self.vector_parts:
+            if isinstance(part, tuple):
+                blocks.append(old.vector_range(*part))
             else:
-                vector_sources.append(old_id)
-            term_rows.append(document_terms(text))
-    return chunks, vector_sources, term_rows, new_texts
-
-
-def _assemble_vectors(
-    sources: list[int | str],
-    previous: _Previous | None,
-    model: Embedder | None,
-    new_texts: list[str],
-    dimension: int,
-    progress: bool,
-) -> np.ndarray:
-    vectors = np.empty((len(sources), dimension), dtype=np.float32)
-    old_positions = [i for i, s in enumerate(sources) if isinstance(s, int)]
-    if old_positions and previous is not None:
-        old_ids = np.fromiter((sources[i] for i in old_positions), dtype=np.int64, count=len(old_positions))
-        vectors[old_positions] = previous.index.vectors.vectors(old_ids)
-    if new_texts and model is not None:
-        new_positions = [i for i, s in enumerate(sources) if isinstance(s, str)]
-        vectors[new_positions] = model.encode_documents(new_texts, progress=progress)
-    return vectors
+                blocks.append(np.array([next(fresh) if isinstance(s, str) else old.vectors(np.array([s]))[0] for s in part]))
+        blocks = [b.reshape(-1, dimension) for b in blocks]
+        return np.ascontiguousarray(np.vstack(blocks), dtype=np.float32) if blocks else np.zeros((0, dimension), np.float32)

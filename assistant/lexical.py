@@ -39,27 +39,31 @@ class TermTable:
     vocab: list[str]
 
     @classmethod
-    def assemble(cls, rows: Sequence[tuple[TermTable, int] | list[str]], base: TermTable | None = None) -> TermTable:
-        """A table whose rows are rows of `base` (given as (base, row)) or new term lists, in order.
+    def assemble(cls, parts: Sequence[tuple[TermTable, int, int] | list[str]], base: TermTable | None = None) -> TermTable:
+        """A table of, in order, rows [start, stop) of `base` (given as (base, start, stop)) and new term lists.
 
         The vocabulary keeps only the terms still used.
         """
         vocab = list(base.vocab) if base is not None else []
         lookup = {term: i for i, term in enumerate(vocab)}
         pieces: list[np.ndarray] = []
-        for row in rows:
-            if isinstance(row, tuple):
-                table, index = row
-                pieces.append(table.ids[table.offsets[index] : table.offsets[index + 1]])
+        lengths: list[np.ndarray] = []
+        for part in parts:
+            if isinstance(part, tuple):
+                table, start, stop = part
+                pieces.append(table.ids[table.offsets[start] : table.offsets[stop]])
+                lengths.append(np.diff(table.offsets[start : stop + 1]))
             else:
-                pieces.append(np.fromiter((lookup.setdefault(t, len(lookup)) for t in row), dtype=np.int32, count=len(row)))
+                pieces.append(np.fromiter((lookup.setdefault(t, len(lookup)) for t in part), dtype=np.int32, count=len(part)))
+                lengths.append(np.array([len(part)], dtype=np.int64))
         vocab.extend(list(lookup)[len(vocab) :])
-        ids = np.concatenate(pieces) if pieces else np.empty(0, dtype=np.int32)
-        offsets = np.zeros(len(pieces) + 1, dtype=np.int64)
-        np.cumsum([len(p) for p in pieces], out=offsets[1:])
+        ids = np.concatenate(pieces).astype(np.int32) if pieces else np.empty(0, dtype=np.int32)
+        row_lengths = np.concatenate(lengths) if lengths else np.empty(0, dtype=np.int64)
+        offsets = np.zeros(len(row_lengths) + 1, dtype=np.int64)
+        np.cumsum(row_lengths, out=offsets[1:])
         used = np.bincount(ids, minlength=len(vocab)) > 0
         remap = (np.cumsum(used) - 1).astype(np.int32)
-        return cls(ids=remap[ids] if len(ids) else ids, offsets=offsets, vocab=[t for t, u in zip(vocab, used, strict=True) if u])
+        return cls(ids=remap[ids], offsets=offsets, vocab=[t for t, u in zip(vocab, used, strict=True) if u])
 
     @classmethod
     def from_terms(cls, chunk_terms: Sequence[list[str]]) -> TermTable:

@@ -6,6 +6,7 @@ and the web API returns, so the two can never disagree.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,25 +34,6 @@ class Chunk:
     start: int
     end: int
     sentences: tuple[Span, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "chunk_id": self.chunk_id,
-            "doc_id": self.doc_id,
-            "start": self.start,
-            "end": self.end,
-            "sentences": [list(s) for s in self.sentences],
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Chunk:
-        return cls(
-            chunk_id=data["chunk_id"],
-            doc_id=data["doc_id"],
-            start=data["start"],
-            end=data["end"],
-            sentences=tuple((s, e) for s, e in data["sentences"]),
-        )
 
 
 @dataclass(frozen=True)
@@ -124,3 +106,7 @@ class Answer:
             "abstained": self.abstained,
             "sources": [s.to_dict() for s in self.sources],
         }
+
+    def to_json(self) -> str:
+        """The one-line JSON that `assistant ask --json` prints and the web `/ask` endpoint returns."""
+        return json.dumps(self.to_dict(), ensure_ascii=False)

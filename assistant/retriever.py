@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -44,14 +45,28 @@ class HybridRetriever:
             scores = scores + query.context_weight * self.index.bm25.scores(query.context_terms)
         return scores
 
-    def search(self, query: Query, k: int = 10, mode: Mode = "hybrid") -> list[Passage]:
-        """The `k` best passages for `query`, each with its fused and component scores."""
+    def _allowed(self, doc_ids: Collection[str]) -> np.ndarray:
+        ranges = self.index.chunks.ranges()
+        spans = [range(*ranges[d]) for d in doc_ids if d in ranges]
+        return np.fromiter((i for span in spans for i in span), dtype=np.int64)
+
+    def search(self, query: Query, k: int = 10, mode: Mode = "hybrid", doc_ids: Collection[str] | None = None) -> list[Passage]:
+        """The `k` best passages for `query`, each with its fused and component scores.
+
+        `doc_ids`, when given, restricts the search to those documents.
+        """
         candidates = max(self.settings.candidates, k)
         lexical_all = self._lexical_scores(query)
         matching = self.index.bm25.matching(query.terms + query.context_terms)
-        lexical_ids = matching[np.argsort(-lexical_all[matching], kind="stable")][:candidates]
         vector = self.embedder.encode_query(query.dense_text or query.text)
-        dense_ids, _ = self.index.vectors.search(vector, candidates)
+        if doc_ids is None:
+            dense_ids, _ = self.index.vectors.search(vector, candidates)
+        else:
+            allowed = self._allowed(doc_ids)
+            matching = np.intersect1d(matching, allowed)
+            similarities = self.index.vectors.similarities(vector, allowed)
+            dense_ids = allowed[np.argsort(-similarities, kind="stable")][:candidates]
+        lexical_ids = matching[np.argsort(-lexical_all[matching], kind="stable")][:candidates]
         if mode == "bm25":
             pool = lexical_ids
         elif mode == "dense":

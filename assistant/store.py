@@ -1,9 +1,9 @@
 """The index folder: complete generations of plain files behind a pointer.
 
     index/
-      CURRENT                  name of the generation in use
-      gen-<time>-<id>/         manifest.json, documents.jsonl, chunks.jsonl,
-                               vectors.faiss, bm25/
+      CURRENT                  the generation in use (and, on line 2, the one before)
+      gen-<time>-<id>/         manifest.json, chunks/, vectors.faiss, bm25/, terms/
+      texts/<sha256>.txt       document texts, shared by generations
 
 A generation is written whole into a temporary folder, synced, renamed into
 place, and only then does CURRENT (replaced atomically) point to it. A reader
@@ -17,7 +17,6 @@ left behind, is removed by the next writer. One writer at a time holds
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -37,21 +36,21 @@ from filelock import FileLock, Timeout
 from assistant.dense import VectorIndex
 from assistant.errors import CorruptIndexError, IndexBusyError, IndexMismatchError, NoIndexError
 from assistant.lexical import BM25Index, TermTable
-from assistant.records import Chunk, Document
+from assistant.records import Document
 from assistant.settings import IndexSettings
+from assistant.tables import REBUILD_HINT, ChunkTable, DocumentStore, write_text_blob
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"
-DOCUMENTS = "documents.jsonl"
-CHUNKS = "chunks.jsonl"
+CHUNKS_FOLDER = "chunks"
+TEXTS = "texts"
 VECTORS = "vectors.faiss"
 BM25_FOLDER = "bm25"
 TERMS_FOLDER = "terms"
 LOCK = ".lock"
-REBUILD_HINT = "run: assistant index --full"
 
 
 @dataclass
@@ -99,8 +98,8 @@ class StoredIndex:
     """Everything a query needs, loaded from one generation."""
 
     manifest: Manifest
-    documents: dict[str, Document]
-    chunks: list[Chunk]
+    documents: DocumentStore
+    chunks: ChunkTable
     vectors: VectorIndex
     bm25: BM25Index
     location: Path
@@ -122,13 +121,6 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False))
-            handle.write("\n")
-
-
 def _data_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
 
@@ -136,31 +128,40 @@ def _data_files(folder: Path) -> list[Path]:
 def write_generation(
     index_dir: Path,
     manifest: Manifest,
-    documents: list[Document],
-    chunks: list[Chunk],
+    new_texts: list[Document],
+    chunks: ChunkTable,
     vectors: VectorIndex,
     bm25: BM25Index,
     terms: TermTable,
+    previous_texts: set[str] | None = None,
 ) -> Path:
     """Write a complete generation and switch CURRENT to it; returns its folder.
 
-    Call it holding `writer_lock`.
+    `new_texts` are the documents whose text blob may not exist yet; every
+    document of `manifest` must have one once they are written. Blobs that
+    neither this generation nor the one it replaces refers to are removed
+    after the switch; `previous_texts` spares reading the replaced one's
+    manifest. Call it holding `writer_lock`.
     """
     index_dir.mkdir(parents=True, exist_ok=True)
+    if previous_texts is None:
+        previous_texts = texts_of_current(index_dir)
+    texts_dir = index_dir / TEXTS
+    for document in new_texts:
+        write_text_blob(texts_dir, document)
+    if new_texts:
+        _fsync_path(texts_dir)
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=index_dir))
     try:
-        _write_jsonl(
-            staging / DOCUMENTS,
-            [dataclasses.asdict(d) for d in documents],
-        )
-        _write_jsonl(staging / CHUNKS, [c.to_dict() for c in chunks])
+        chunks.save(staging / CHUNKS_FOLDER)
         vectors.save(staging / VECTORS)
         bm25.save(staging / BM25_FOLDER)
         (staging / TERMS_FOLDER).mkdir()
         terms.save(staging / TERMS_FOLDER)
         manifest.files = {p.relative_to(staging).as_posix(): _sha256(p) for p in _data_files(staging)}
-        (staging / MANIFEST).write_text(json.dumps(manifest.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
-        for path in [*_data_files(staging), staging / MANIFEST, staging / BM25_FOLDER, staging / TERMS_FOLDER, staging]:
+        (staging / MANIFEST).write_text(json.dumps(manifest.to_dict(), ensure_ascii=False), encoding="utf-8")
+        folders = [staging / BM25_FOLDER, staging / TERMS_FOLDER, staging / CHUNKS_FOLDER, staging]
+        for path in [*_data_files(staging), staging / MANIFEST, *folders]:
             _fsync_path(path)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         generation = index_dir / f"gen-{stamp}-{uuid.uuid4().hex[:8]}"
@@ -171,7 +172,23 @@ def write_generation(
     previous = _read_pointer(index_dir)[0]
     _switch_pointer(index_dir, generation.name, previous)
     remove_leftovers(index_dir)
+    _remove_unused_texts(texts_dir, {d["sha256"] for d in manifest.documents.values()} | previous_texts)
     return generation
+
+
+def texts_of_current(index_dir: Path) -> set[str]:
+    """The text blobs the generation in use refers to (none if there is no readable one)."""
+    try:
+        manifest = read_manifest(current_generation(index_dir))
+    except (NoIndexError, CorruptIndexError, IndexMismatchError):
+        return set()
+    return {record["sha256"] for record in manifest.documents.values()}
+
+
+def _remove_unused_texts(texts_dir: Path, used: set[str]) -> None:
+    for entry in os.scandir(texts_dir):
+        if entry.name.startswith(".") or entry.name.removesuffix(".txt") not in used:
+            Path(entry.path).unlink(missing_ok=True)
 
 
 @contextmanager
@@ -272,14 +289,10 @@ def load_index(index_dir: Path) -> StoredIndex:
     generation = current_generation(index_dir)
     manifest = read_manifest(generation)
     _verify(generation, manifest)
-    with (generation / DOCUMENTS).open(encoding="utf-8") as handle:
-        documents = {row["doc_id"]: Document(**row) for row in map(json.loads, handle)}
-    with (generation / CHUNKS).open(encoding="utf-8") as handle:
-        chunks = [Chunk.from_dict(json.loads(line)) for line in handle]
     return StoredIndex(
         manifest=manifest,
-        documents=documents,
-        chunks=chunks,
+        documents=DocumentStore(index_dir / TEXTS, manifest.documents),
+        chunks=ChunkTable.load(generation / CHUNKS_FOLDER, list(manifest.documents)),
         vectors=VectorIndex.load(generation / VECTORS),
         bm25=BM25Index.load(generation / BM25_FOLDER),
         location=generation,

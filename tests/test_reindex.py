@@ -138,7 +138,7 @@ def test_changed_settings_rebuild_everything(corpus, tmp_path, embedder):
 def test_a_corrupted_index_is_rebuilt_by_the_next_update(corpus, tmp_path, embedder, caplog):
     index_dir = tmp_path / "idx"
     generation = update(corpus, index_dir, embedder).location
-    (generation / "chunks.jsonl").write_text("garbage", encoding="utf-8")
+    (generation / "chunks" / "spans.npy").write_bytes(b"garbage")
     report = update(corpus, index_dir, embedder)
     assert report.new == 2 and "cannot build on the current index" in caplog.text
     assert load_index(index_dir).manifest.chunk_count == report.chunks

@@ -1,5 +1,6 @@
 """The index folder on disk: round trip, atomic switch, and the errors a user sees."""
 
+import hashlib
 import json
 
 import numpy as np
@@ -20,26 +21,28 @@ from assistant.store import (
     write_generation,
     writer_lock,
 )
+from assistant.tables import ChunkTable
 from assistant.textnorm import document_terms
 
 TEXT = "Alpha meets Beta. Gamma signs the memorandum."
 
 
 def write(index_dir, text=TEXT):
-    document = Document("a.txt", "a.txt", "A", text, "f" * 64)
+    document = Document("a.txt", "a.txt", "A", text, hashlib.sha256(text.encode()).hexdigest())
     chunks = [Chunk(0, "a.txt", 0, 17, ((0, 17),)), Chunk(1, "a.txt", 18, len(text), ((18, len(text)),))]
     vectors = np.eye(2, 8, dtype=np.float32)
     manifest = Manifest(
         model="test-model",
         dimension=8,
         settings=IndexSettings(),
-        documents={"a.txt": {"sha256": document.sha256, "chunks": 2}},
+        documents={"a.txt": {"path": "a.txt", "title": "A", "sha256": document.sha256, "body_start": 0, "chunks": 2}},
         chunk_count=2,
         corpus="/corpus",
     )
     terms = TermTable.from_terms([document_terms(text[c.start : c.end]) for c in chunks])
     bm25 = BM25Index.from_table(terms, IndexSettings().bm25)
-    return write_generation(index_dir, manifest, [document], chunks, VectorIndex.build(vectors), bm25, terms)
+    table = ChunkTable.from_chunks(chunks, ["a.txt"])
+    return write_generation(index_dir, manifest, [document], table, VectorIndex.build(vectors), bm25, terms)
 
 
 def test_round_trip(tmp_path):
@@ -47,11 +50,12 @@ def test_round_trip(tmp_path):
     index = load_index(tmp_path)
     assert index.documents["a.txt"].text == TEXT
     assert [c.chunk_id for c in index.chunks] == [0, 1]
-    assert index.chunks[1].sentences == ((18, len(TEXT)),)
+    assert index.chunks[1] == Chunk(1, "a.txt", 18, len(TEXT), ((18, len(TEXT)),))
     assert index.vectors.size == 2 and index.vectors.dimension == 8
     assert index.bm25.matching(document_terms("memorandum")).tolist() == [1]
     assert index.manifest.model == "test-model"
-    assert set(index.manifest.files) >= {"documents.jsonl", "chunks.jsonl", "vectors.faiss"}
+    assert set(index.manifest.files) >= {"chunks/spans.npy", "vectors.faiss", "terms/terms.npy"}
+    assert (tmp_path / "texts" / f"{index.documents['a.txt'].sha256}.txt").read_text() == TEXT
 
 
 def test_a_new_generation_replaces_the_old_one_which_is_kept_one_update_longer(tmp_path):
@@ -81,7 +85,7 @@ def test_leftovers_of_a_killed_writer_are_removed(tmp_path):
     (tmp_path / f".{POINTER}.1234").write_text("gen-x\n")
     (tmp_path / "gen-orphan").mkdir()
     remove_leftovers(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([POINTER, current.name])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([POINTER, current.name, "texts"])
 
 
 def test_a_second_writer_waits_then_gives_up_clearly(tmp_path):
@@ -101,7 +105,24 @@ def test_a_failed_write_leaves_the_previous_generation_in_use(tmp_path, monkeypa
         write(tmp_path, TEXT.replace("Alpha", "Omega"))
     assert current_generation(tmp_path) == first
     assert load_index(tmp_path).documents["a.txt"].text == TEXT
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([POINTER, first.name])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([POINTER, first.name, "texts"])
+
+
+def test_text_blobs_are_shared_and_removed_when_unused(tmp_path):
+    write(tmp_path)
+    write(tmp_path, TEXT.replace("Alpha", "Omega"))
+    assert len(list((tmp_path / "texts").iterdir())) == 2  # the previous generation still refers to the first
+    write(tmp_path, TEXT.replace("Alpha", "Omega"))
+    assert [p.read_text() for p in (tmp_path / "texts").iterdir()] == [TEXT.replace("Alpha", "Omega")]
+
+
+def test_a_corrupted_text_is_detected_when_read(tmp_path):
+    write(tmp_path)
+    index = load_index(tmp_path)
+    blob = tmp_path / "texts" / f"{index.manifest.documents['a.txt']['sha256']}.txt"
+    blob.write_text(TEXT.replace("Alpha", "Alpha!"))
+    with pytest.raises(CorruptIndexError, match=r"text of a\.txt .* is corrupted"):
+        index.documents["a.txt"]
 
 
 def test_no_index_says_what_to_run(tmp_path):
@@ -119,8 +140,8 @@ def test_a_corrupted_file_is_detected_by_checksum(tmp_path):
 
 def test_a_missing_file_is_detected(tmp_path):
     generation = write(tmp_path)
-    (generation / "chunks.jsonl").unlink()
-    with pytest.raises(CorruptIndexError, match=r"chunks\.jsonl is missing"):
+    (generation / "chunks" / "sentences.npy").unlink()
+    with pytest.raises(CorruptIndexError, match=r"sentences\.npy is missing"):
         load_index(tmp_path)
 
 

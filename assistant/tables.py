@@ -1,0 +1,177 @@
+"""Chunk records and document texts as an index stores them: arrays and shared text blobs.
+
+Both are loaded in constant time whatever the corpus size: chunk records are
+memory-mapped arrays turned into `Chunk`s only when asked for, and a
+document's text is read from its blob (named by its SHA-256, checked on
+read) only when a passage of it is shown or quoted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.errors import CorruptIndexError
+from assistant.records import Chunk, Document
+
+REBUILD_HINT = "run: assistant index --full"
+
+
+class ChunkTable(Sequence[Chunk]):
+    """Chunks as arrays: chunk i belongs to documents[doc_index[i]], spans `spans[i]`, and holds
+    sentences[sentence_offsets[i]:sentence_offsets[i + 1]]. Chunks are in document order."""
+
+    def __init__(
+        self,
+        doc_ids: list[str],
+        doc_index: np.ndarray,
+        spans: np.ndarray,
+        sentence_offsets: np.ndarray,
+        sentences: np.ndarray,
+    ) -> None:
+        self.doc_ids = doc_ids
+        self.doc_index = doc_index
+        self.spans = spans
+        self.sentence_offsets = sentence_offsets
+        self.sentences = sentences
+
+    @classmethod
+    def from_chunks(cls, chunks: Sequence[Chunk], doc_ids: list[str]) -> ChunkTable:
+        position = {doc_id: i for i, doc_id in enumerate(doc_ids)}
+        offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
+        np.cumsum([len(c.sentences) for c in chunks], out=offsets[1:])
+        sentences = np.array([s for c in chunks for s in c.sentences], dtype=np.int64).reshape(-1, 2)
+        return cls(
+            doc_ids,
+            np.array([position[c.doc_id] for c in chunks], dtype=np.int32),
+            np.array([(c.start, c.end) for c in chunks], dtype=np.int64).reshape(-1, 2),
+            offsets,
+            sentences,
+        )
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[tuple[ChunkTable, int, int] | ChunkTable], doc_ids: list[str]) -> ChunkTable:
+        """Rows [start, stop) of tables (or whole tables), in order, re-indexed against `doc_ids`."""
+        position = {doc_id: i for i, doc_id in enumerate(doc_ids)}
+        doc_index, spans, counts, sentences = [], [], [], []
+        for part in parts:
+            table, start, stop = part if isinstance(part, tuple) else (part, 0, len(part))
+            remap = np.array([position.get(d, -1) for d in table.doc_ids], dtype=np.int32)
+            doc_index.append(remap[table.doc_index[start:stop]])
+            spans.append(table.spans[start:stop])
+            counts.append(np.diff(table.sentence_offsets[start : stop + 1]))
+            sentences.append(table.sentences[table.sentence_offsets[start] : table.sentence_offsets[stop]])
+        offsets = np.zeros(sum(len(c) for c in counts) + 1, dtype=np.int64)
+        if counts:
+            np.cumsum(np.concatenate(counts), out=offsets[1:])
+        empty = np.empty((0, 2), dtype=np.int64)
+        return cls(
+            doc_ids,
+            np.concatenate(doc_index) if doc_index else np.empty(0, dtype=np.int32),
+            np.concatenate(spans) if spans else empty,
+            offsets,
+            np.concatenate(sentences) if sentences else empty,
+        )
+
+    def __len__(self) -> int:
+        return len(self.doc_index)
+
+    def __getitem__(self, index: int) -> Chunk:  # type: ignore[override]
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        sentences = self.sentences[self.sentence_offsets[index] : self.sentence_offsets[index + 1]]
+        start, end = self.spans[index]
+        return Chunk(
+            chunk_id=index,
+            doc_id=self.doc_ids[self.doc_index[index]],
+            start=int(start),
+            end=int(end),
+            sentences=tuple((int(s), int(e)) for s, e in sentences),
+        )
+
+    def __iter__(self) -> Iterator[Chunk]:
+        return (self[i] for i in range(len(self)))
+
+    def ranges(self) -> dict[str, tuple[int, int]]:
+        """Each document's chunks as one [start, stop) range (chunks are grouped by document)."""
+        if not len(self):
+            return {}
+        starts = np.flatnonzero(np.diff(self.doc_index, prepend=-1))
+        stops = np.append(starts[1:], len(self))
+        return {self.doc_ids[self.doc_index[a]]: (int(a), int(b)) for a, b in zip(starts, stops, strict=True)}
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir()
+        np.save(folder / "doc_index.npy", self.doc_index)
+        np.save(folder / "spans.npy", self.spans)
+        np.save(folder / "sentence_offsets.npy", self.sentence_offsets)
+        np.save(folder / "sentences.npy", self.sentences)
+
+    @classmethod
+    def load(cls, folder: Path, doc_ids: list[str]) -> ChunkTable:
+        arrays = [
+            np.load(folder / f"{name}.npy", mmap_mode="r") for name in ("doc_index", "spans", "sentence_offsets", "sentences")
+        ]
+        return cls(doc_ids, *arrays)
+
+
+def _blob_path(texts_dir: Path, sha256: str) -> Path:
+    return texts_dir / f"{sha256}.txt"
+
+
+def write_text_blob(texts_dir: Path, document: Document) -> None:
+    """Store a document's text under its hash, once; whole or not at all."""
+    target = _blob_path(texts_dir, document.sha256)
+    if target.exists():
+        return
+    texts_dir.mkdir(parents=True, exist_ok=True)
+    staging = texts_dir / f".{document.sha256}.partial"
+    with staging.open("wb") as handle:
+        handle.write(document.text.encode("utf-8"))
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(staging, target)
+
+
+class DocumentStore(Mapping[str, Document]):
+    """A generation's documents: their records in memory, their texts read from blobs on demand."""
+
+    def __init__(self, texts_dir: Path, records: dict[str, dict[str, Any]], cache_size: int = 512) -> None:
+        self.texts_dir = texts_dir
+        self.records = records
+        self._read = lru_cache(maxsize=cache_size)(self._load)
+
+    def _load(self, doc_id: str) -> Document:
+        record = self.records[doc_id]
+        path = _blob_path(self.texts_dir, record["sha256"])
+        try:
+            data = path.read_bytes()
+        except OSError:
+            raise CorruptIndexError(f"the text of {doc_id} is missing from {self.texts_dir}/ — {REBUILD_HINT}") from None
+        if hashlib.sha256(data).hexdigest() != record["sha256"]:
+            raise CorruptIndexError(f"the text of {doc_id} in {path} is corrupted (checksum mismatch) — {REBUILD_HINT}")
+        return Document(
+            doc_id=doc_id,
+            path=record["path"],
+            title=record["title"],
+            text=data.decode("utf-8"),
+            sha256=record["sha256"],
+            body_start=record.get("body_start", 0),
+        )
+
+    def __getitem__(self, doc_id: str) -> Document:
+        if doc_id not in self.records:
+            raise KeyError(doc_id)
+        return self._read(doc_id)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.records)
+
+    def __len__(self) -> int:
+        return len(self.records)

@@ -1,0 +1,75 @@
+"""Synthetic corpora of real text for the benchmarks, with cached embeddings.
+
+A corpus of N chunks is made of SQuAD paragraphs and the seed articles'
+paragraphs, recombined: article i is "# Synthetic article i" followed by one
+paragraph. It is clearly synthetic; the text in it is real. Building such a
+corpus at 100k chunks with the real model would take over an hour, so the
+bulk vectors come from a cache: each distinct paragraph is embedded once by
+the real model (cached in benchmarks/cache/) and reused for every article
+that holds it. What a benchmark measures itself (an added article, a query)
+always goes through the real model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from assistant.embedder import Embedder
+from assistant.segment import count_words, split_sentences
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "benchmarks" / "cache"
+SQUAD = ROOT.parent / "shared" / "data" / "squad-dev-v1.1.json"
+
+
+def _first_sentences(text: str, max_words: int) -> str:
+    """The paragraph cut after its last whole sentence within `max_words`: one chunk at the default size."""
+    spans = split_sentences(text, 0, len(text))
+    end = spans[0][1]
+    for _, stop in spans[1:]:
+        if count_words(text[:stop]) > max_words:
+            break
+        end = stop
+    return text[:end]
+
+
+def source_paragraphs(max_words: int = 110) -> list[str]:
+    texts = [path.read_text(encoding="utf-8") for path in sorted((ROOT / "corpus").glob("*.txt"))]
+    paragraphs = [p for text in texts for p in text.split("\n\n")]
+    if SQUAD.exists():
+        for article in json.loads(SQUAD.read_text(encoding="utf-8"))["data"]:
+            paragraphs += [p["context"] for p in article["paragraphs"]]
+    cut = [_first_sentences(p.strip(), max_words) for p in paragraphs if len(p.split()) >= 20]
+    return list(dict.fromkeys(p for p in cut if count_words(p) <= max_words))
+
+
+def article_text(number: int, paragraphs: list[str]) -> str:
+    return f"# Synthetic article {number}\n\n{paragraphs[number % len(paragraphs)]}\n"
+
+
+class CachedEmbedder(Embedder):
+    """The real model, except that a text whose body is a known paragraph gets that paragraph's cached vector."""
+
+    def __init__(self, paragraphs: list[str]) -> None:
+        super().__init__()
+        key = hashlib.sha256("\x00".join(paragraphs).encode()).hexdigest()[:16]
+        path = CACHE / f"paragraphs-{key}.npy"
+        if path.exists():
+            vectors = np.load(path)
+        else:
+            vectors = super().encode_documents(paragraphs, progress=True)
+            CACHE.mkdir(parents=True, exist_ok=True)
+            np.save(path, vectors)
+        self._cached = {p: v for p, v in zip(paragraphs, vectors, strict=True)}
+        self.model_calls = 0
+
+    def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        bodies = [t.rsplit("\n\n", 1)[-1].strip() for t in texts]  # title, heading, then the paragraph
+        missing = [t for t, b in zip(texts, bodies, strict=True) if b not in self._cached]
+        fresh = iter(super().encode_documents(missing, progress) if missing else [])
+        self.model_calls += len(missing)
+        return np.vstack([self._cached[b] if b in self._cached else next(fresh) for b in bodies]).astype(np.float32)

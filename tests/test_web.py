@@ -1,0 +1,213 @@
+"""The web chat as a user meets it: a real app process, its API through gradio_client, the page in Chromium."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from gradio_client import Client
+
+from assistant.indexer import update_index
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+QUESTION = "Who led the Lao side at the Son La border meeting?"
+HOSTILE = (
+    "# Border notes <img src=x onerror=\"window.__pwned='title'\">\n\n"
+    "Lieutenant Somchai Keo reported the patrol log <script>window.__pwned='script'</script> to the Phongsaly command. "
+    "The tag <img src=x onerror=\"window.__pwned='img'\"> was found in the Phongsaly patrol log, said Somchai Keo.\n"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(seed_corpus, seed_index, tmp_path_factory):
+    """The app on a free port over copies of the seed corpus and index; yields (url, corpus, index)."""
+    root = tmp_path_factory.mktemp("web")
+    corpus, index_dir = root / "corpus", root / "index"
+    shutil.copytree(seed_corpus, corpus)
+    shutil.copytree(seed_index, index_dir)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "--corpus", str(corpus), "--index", str(index_dir), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    lines = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        lines.append(line)
+        if "Running on local URL" in line or process.poll() is not None:
+            break
+    assert f"serving the chat at http://127.0.0.1:{port}" in "".join(lines), "".join(lines)
+    yield f"http://127.0.0.1:{port}/", corpus, index_dir
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return Client(server[0], verbose=False)
+
+
+def test_ask_api_returns_the_cli_json(client, server, seed_index):
+    _, corpus, _ = server
+    answer = json.loads(client.predict(QUESTION, api_name="/ask"))
+    assert set(answer) == {"question", "answer", "abstained", "sources"}
+    assert "Colonel Viliem Vongthisan" in answer["answer"]
+    for source in answer["sources"]:
+        text = (corpus / source["path"]).read_text(encoding="utf-8")
+        assert text[source["start"] : source["end"]] == source["quote"]
+    cli = subprocess.run(
+        [Path(sys.executable).parent / "assistant", "ask", "--index", str(seed_index), "--json", QUESTION],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        timeout=120,
+    )
+    assert json.loads(cli.stdout) == answer  # the web and the CLI cannot disagree
+
+
+def test_ask_api_abstains_off_corpus(client):
+    answer = json.loads(client.predict("What is the capital of France?", api_name="/ask"))
+    assert answer["abstained"] is True and answer["sources"] == []
+
+
+def test_an_article_indexed_after_start_is_answered(client, server):
+    _, corpus, index_dir = server
+    (corpus / "phongsaly.md").write_text(
+        "# Phongsaly patrol\n\nMajor Khamla Vongsa led the Phongsaly joint patrol on June 9.", encoding="utf-8"
+    )
+    update_index(corpus, index_dir)  # another process's job in real life: `assistant add` or `assistant watch`
+    answer = json.loads(client.predict("Who led the Phongsaly joint patrol?", api_name="/ask"))
+    assert "Major Khamla Vongsa" in answer["answer"]
+
+
+# -- the page in a real browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is needed for the browser tests: apt-get install chromium (make test does it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.dialogs = dialogs
+    page.goto(server[0])
+    page.wait_for_selector("#question textarea", timeout=60_000)
+    yield page
+    context.close()
+
+
+def ask(page, question: str) -> str:
+    """Type a question, wait for the full answer (the sources panel is filled last); the answer's text."""
+    answers = page.locator("#chat .message.bot")
+    before = answers.count()
+    page.fill("#question textarea", question)
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "([before]) => { const m = document.querySelectorAll('#chat .message.bot');"
+        " return m.length > before && !m[m.length - 1].innerText.includes('Searching'); }",
+        arg=[before],
+        timeout=60_000,
+    )
+    page.wait_for_function(
+        "() => document.querySelector('#sources').innerText.trim().length > 0 && !document.querySelector('#chat .pending')",
+        timeout=60_000,
+    )
+    page.wait_for_timeout(300)  # the last streamed update
+    return answers.nth(answers.count() - 1).inner_text()
+
+
+def test_question_answer_with_highlighted_source(page):
+    text = ask(page, QUESTION)
+    assert "Colonel Viliem Vongthisan" in text and "[1]" in text
+    highlighted = page.inner_text("#sources mark")
+    assert highlighted.startswith("The Vietnamese delegation was led by") and "Vongthisan" in highlighted
+    assert "son-la-luang-prabang-border-meeting.txt" in page.inner_text("#sources")
+    assert "documents" in page.inner_text("#status") and "chunks" in page.inner_text("#status")
+    page.screenshot(path=str(ARTIFACTS / "answer.png"), full_page=True)
+
+
+def test_follow_up_and_clear(page):
+    ask(page, "Who co-chaired the fifth defence policy dialogue?")
+    assert "Luang Prabang" in ask(page, "Where was it held?")
+    page.screenshot(path=str(ARTIFACTS / "follow-up.png"), full_page=True)
+    page.click("#clear")
+    page.wait_for_function("() => document.querySelectorAll('#chat .message').length === 0")
+    text = ask(page, "Where was it held?")  # no topic any more: nothing to resolve "it" against
+    assert "do not say" in text
+
+
+def test_conversations_are_per_browser_session(browser, server, page):
+    ask(page, "Who co-chaired the fifth defence policy dialogue?")
+    other = browser.new_context().new_page()
+    other.goto(server[0])
+    other.wait_for_selector("#question textarea", timeout=60_000)
+    assert "do not say" in ask(other, "Where was it held?")  # the first session's topic is not shared
+    assert "Luang Prabang" in ask(page, "Where was it held?")
+    other.context.close()
+
+
+def test_upload_then_ask_and_hostile_markup_stays_text(page, tmp_path):
+    ARTIFACTS.mkdir(exist_ok=True)
+    article = tmp_path / "border <notes>.md"
+    article.write_text(HOSTILE, encoding="utf-8")
+    page.set_input_files("#upload input[type=file]", str(article))
+    page.wait_for_function("() => document.querySelector('#upload-status').innerText.includes('added')", timeout=60_000)
+    assert "border-notes.md" in page.inner_text("#upload-status")
+    text = ask(page, "What did Lieutenant Somchai Keo report to the Phongsaly command?")
+    assert "<script>window.__pwned='script'</script>" in text  # shown as the characters it is
+    sources = page.inner_text("#sources")
+    assert "<img src=x onerror=" in sources  # the title, as text
+    ask(page, "Which tag was found in the Phongsaly patrol log?")
+    page.wait_for_timeout(500)
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.dialogs == []
+    assert page.locator("#chat script, #sources script, #chat img[src='x'], #sources img[src='x']").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "hostile-article.png"), full_page=True)
+
+
+def test_document_selector_restricts_the_search(page):
+    page.click("#documents input")
+    page.get_by_role("option", name="Vietnam Laos Defence Policy Dialogue (vietnam-laos-defence-policy-dialogue.txt)").click()
+    page.keyboard.press("Escape")
+    text = ask(page, QUESTION)
+    assert "Vongthisan" not in text
+    assert "son-la-luang-prabang-border-meeting.txt" not in page.inner_text("#sources")
