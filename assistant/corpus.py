@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 
 from assistant.records import Document
 
@@ -17,16 +20,46 @@ _FRONT_MATTER_TITLE = re.compile(r"^title:[ \t]*(.+?)[ \t]*$", re.MULTILINE)
 _HEADING = re.compile(r"^#[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 
 
+@dataclass(frozen=True)
+class CorpusFile:
+    doc_id: str  # the path relative to the corpus folder, with '/'
+    path: str  # a plain string: building 100k Path objects costs more than listing the files
+    size: int
+    mtime_ns: int
+
+
+def scan_files(corpus_dir: Path) -> list[CorpusFile]:
+    """Every .txt and .md file under `corpus_dir`, recursively, in path order; hidden ones left out.
+
+    One stat per file, taken from the directory listing: a corpus of 100k
+    articles is listed in a fraction of a second.
+    """
+    found: list[CorpusFile] = []
+
+    def walk(folder: str, prefix: str) -> None:
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                walk(entry.path, f"{prefix}{entry.name}/")
+            elif entry.name.lower().endswith(SUFFIXES):
+                try:
+                    stat = entry.stat()
+                except OSError as error:
+                    log.warning("skipped %s%s: cannot read it (%s)", prefix, entry.name, error.strerror or error)
+                    continue
+                if S_ISREG(stat.st_mode):
+                    found.append(CorpusFile(prefix + entry.name, entry.path, stat.st_size, stat.st_mtime_ns))
+
+    walk(str(corpus_dir), "")
+    return found
+
+
 def find_files(corpus_dir: Path) -> list[Path]:
     """Every .txt and .md file under `corpus_dir`, recursively, hidden ones left out."""
-    found = []
-    for path in sorted(corpus_dir.rglob("*")):
-        relative = path.relative_to(corpus_dir)
-        if any(part.startswith(".") for part in relative.parts):
-            continue
-        if path.suffix.lower() in SUFFIXES and path.is_file():
-            found.append(path)
-    return found
+    return [Path(file.path) for file in scan_files(corpus_dir)]
 
 
 def title_from_name(path: Path) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.corpus import find_files, read_document
+from assistant.corpus import read_document, scan_files
 from assistant.dense import VectorIndex
 from assistant.embedder import Embedder
 from assistant.errors import CorruptIndexError, EmptyCorpusError, IndexMismatchError, NoIndexError
@@ -110,18 +110,13 @@ def _scan(corpus_dir: Path, known: dict[str, dict[str, Any]]) -> tuple[list[_Ent
     """The corpus as entries, in order; reads only files whose size or time differ from the index."""
     entries: list[_Entry] = []
     new = changed = 0
-    for path in find_files(corpus_dir):
-        doc_id = path.relative_to(corpus_dir).as_posix()
-        try:
-            stat = path.stat()
-        except OSError as error:
-            log.warning("skipped %s: cannot read it (%s)", doc_id, error.strerror or error)
-            continue
+    for file in scan_files(corpus_dir):
+        doc_id = file.doc_id
         old = known.get(doc_id)
-        if old is not None and (old.get("size"), old.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns):
+        if old is not None and (old.get("size"), old.get("mtime_ns")) == (file.size, file.mtime_ns):
             entries.append(_Entry(doc_id, old))
             continue
-        document = read_document(path, corpus_dir)
+        document = read_document(Path(file.path), corpus_dir)
         if document is None:
             continue
         record = {
@@ -129,8 +124,8 @@ def _scan(corpus_dir: Path, known: dict[str, dict[str, Any]]) -> tuple[list[_Ent
             "title": document.title,
             "sha256": document.sha256,
             "body_start": document.body_start,
-            "size": stat.st_size,
-            "mtime_ns": stat.st_mtime_ns,
+            "size": file.size,
+            "mtime_ns": file.mtime_ns,
         }
         if old is not None and old["sha256"] == document.sha256:
             entries.append(_Entry(doc_id, {**old, **record}))  # touched, not changed
