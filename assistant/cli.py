@@ -290,6 +290,37 @@ def search(index_dir: Path, as_json: bool, k: int, mode: str, query: str) -> Non
             click.echo("\n".join(format_passage(p) for p in passages) or "(no passages)")
 
 
+@main.command("eval")
+@index_option
+@json_option
+@click.option(
+    "--qa", "qa_file", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Questions, one JSON per line."
+)
+@user_errors
+def evaluate_command(index_dir: Path, as_json: bool, qa_file: Path) -> None:
+    """Measure retrieval and answers on a question file (question; answer and/or doc_id, or unanswerable)."""
+    from assistant.evaluation import MODES, evaluate, load_qa
+
+    items = load_qa(qa_file)
+    report = evaluate(_load(index_dir), items, progress=sys.stderr.isatty())
+    if as_json:
+        _emit_json(report)
+        return
+    retrieval = report["retrieval"]
+    click.echo(f"retrieval of the gold document ({retrieval['questions']} questions)")
+    click.echo(f"  {'':8} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'MRR@10':>7} {'nDCG@10':>8}")
+    for mode in MODES:
+        if m := retrieval[mode]:
+            recalls = f"{m['recall_at_1']:6.3f} {m['recall_at_5']:6.3f} {m['recall_at_10']:6.3f}"
+            click.echo(f"  {mode:8} {recalls} {m['mrr_at_10']:7.3f} {m['ndcg_at_10']:8.3f}")
+    a = report["answers"]
+    click.echo(f"answers ({report['questions']} questions)")
+    click.echo(f"  answer accuracy      {a['answer_accuracy']:.3f} of {a['answerable']} answerable")
+    click.echo(f"  abstention precision {a['abstention_precision']:.3f} of {a['abstentions']} abstentions")
+    click.echo(f"  abstention recall    {a['abstention_recall']:.3f} of {a['unanswerable']} unanswerable")
+    click.echo(f"  quotes verified      {a['verified_quote_share']:.3f} of {a['quotes']} quotes")
+
+
 @main.command()
 @index_option
 @json_option

@@ -8,14 +8,23 @@ gold fact) and/or `doc_id`, or `"unanswerable": true`. `split` ("tune" or
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from tqdm import tqdm
 
 from assistant.errors import AssistantError
 from assistant.records import Answer, Document, Passage
 from assistant.textnorm import fold
+
+if TYPE_CHECKING:
+    from assistant.core import Assistant
+
+MODES = ("bm25", "dense", "hybrid")
 
 
 @dataclass(frozen=True)
@@ -64,7 +73,7 @@ def contains_fact(text: str, fact: str) -> bool:
     return _squash(fact) in _squash(text)
 
 
-def quotes_verified(answer: Answer, documents: dict[str, Document]) -> bool:
+def quotes_verified(answer: Answer, documents: Mapping[str, Document]) -> bool:
     """Every quote equals its document's text at its offsets."""
     return all(s.doc_id in documents and documents[s.doc_id].text[s.start : s.end] == s.quote and s.quote for s in answer.sources)
 
@@ -97,7 +106,7 @@ class Outcome:
         return None
 
 
-def summarize(outcomes: list[Outcome], documents: dict[str, Document]) -> dict[str, Any]:
+def summarize(outcomes: list[Outcome], documents: Mapping[str, Document]) -> dict[str, Any]:
     """Counts and rates over answerable and unanswerable questions."""
     answerable = [o for o in outcomes if not o.item.unanswerable]
     unanswerable = [o for o in outcomes if o.item.unanswerable]
@@ -121,3 +130,70 @@ def summarize(outcomes: list[Outcome], documents: dict[str, Document]) -> dict[s
 
 def _share(count: float, total: int) -> float:
     return round(count / total, 4) if total else 0.0
+
+
+def document_ranking(passages: Sequence[Passage]) -> list[str]:
+    """The documents of ranked passages, each once, in the order of its best passage."""
+    return list(dict.fromkeys(p.document.doc_id for p in passages))
+
+
+def recall_at(ranking: Sequence[str], relevant: set[str], k: int) -> float:
+    return 1.0 if any(doc in relevant for doc in ranking[:k]) else 0.0
+
+
+def reciprocal_rank(ranking: Sequence[str], relevant: set[str], k: int = 10) -> float:
+    return next((1.0 / rank for rank, doc in enumerate(ranking[:k], start=1) if doc in relevant), 0.0)
+
+
+def ndcg_at(ranking: Sequence[str], relevant: set[str], k: int = 10) -> float:
+    """Binary-relevance nDCG: every gold document counts 1, wherever it is ranked in the top k."""
+    gain = sum(1.0 / math.log2(rank + 1) for rank, doc in enumerate(ranking[:k], start=1) if doc in relevant)
+    ideal = sum(1.0 / math.log2(rank + 1) for rank in range(1, min(k, len(relevant)) + 1))
+    return gain / ideal if ideal else 0.0
+
+
+def retrieval_metrics(rankings: Sequence[tuple[Sequence[str], set[str]]]) -> dict[str, float]:
+    """Mean recall@1/5/10, MRR@10 and nDCG@10 over (ranking, relevant documents) pairs."""
+    n = len(rankings)
+    if n == 0:
+        return {}
+    return {
+        "recall_at_1": round(sum(recall_at(r, g, 1) for r, g in rankings) / n, 4),
+        "recall_at_5": round(sum(recall_at(r, g, 5) for r, g in rankings) / n, 4),
+        "recall_at_10": round(sum(recall_at(r, g, 10) for r, g in rankings) / n, 4),
+        "mrr_at_10": round(sum(reciprocal_rank(r, g) for r, g in rankings) / n, 4),
+        "ndcg_at_10": round(sum(ndcg_at(r, g) for r, g in rankings) / n, 4),
+    }
+
+
+def evaluate(assistant: Assistant, items: Sequence[QAItem], progress: bool = False) -> dict[str, Any]:
+    """Retrieval of the gold documents by BM25, dense and hybrid search, and the full answerer."""
+    with_documents = [i for i in items if i.doc_ids and not i.unanswerable]
+    rankings: dict[str, list[tuple[list[str], set[str]]]] = {mode: [] for mode in MODES}
+    outcomes: list[Outcome] = []
+    for item in tqdm(items, desc="evaluating", unit="question", disable=not progress):
+        if item in with_documents:
+            for mode in MODES:
+                ranking = document_ranking(assistant.search(item.question, k=50, mode=mode))
+                rankings[mode].append((ranking, set(item.doc_ids)))
+        outcomes.append(Outcome(item, assistant.ask(item.question)))
+    answerable = [o for o in outcomes if not o.item.unanswerable]
+    unanswerable = [o for o in outcomes if o.item.unanswerable]
+    abstentions = [o for o in outcomes if o.answer.abstained]
+    sources = [(o.answer, s) for o in outcomes for s in o.answer.sources]
+    documents = assistant.index.documents
+    verified = sum(s.doc_id in documents and documents[s.doc_id].text[s.start : s.end] == s.quote for _, s in sources)
+    return {
+        "questions": len(items),
+        "retrieval": {"questions": len(with_documents), **{mode: retrieval_metrics(rankings[mode]) for mode in MODES}},
+        "answers": {
+            "answerable": len(answerable),
+            "answer_accuracy": _share(sum(o.correct for o in answerable), len(answerable)),
+            "unanswerable": len(unanswerable),
+            "abstentions": len(abstentions),
+            "abstention_precision": _share(sum(o.item.unanswerable for o in abstentions), len(abstentions)),
+            "abstention_recall": _share(sum(o.answer.abstained for o in unanswerable), len(unanswerable)),
+            "quotes": len(sources),
+            "verified_quote_share": _share(verified, len(sources)) if sources else 1.0,
+        },
+    }
