@@ -106,7 +106,3 @@ def read_document(path: Path, corpus_dir: Path) -> Document | None:
         sha256=hashlib.sha256(data).hexdigest(),
         body_start=body_start,
     )
-
-
-def read_corpus(corpus_dir: Path) -> list[Document]:
-    return [doc for path in find_files(corpus_dir) if (doc := read_document(path, corpus_dir)) is not None]

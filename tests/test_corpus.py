@@ -1,7 +1,11 @@
 import logging
 from pathlib import Path
 
-from assistant.corpus import extract_title, read_corpus, title_from_name
+from assistant.corpus import extract_title, find_files, read_document, title_from_name
+
+
+def read_corpus(folder: Path):
+    return [doc for path in find_files(folder) if (doc := read_document(path, folder)) is not None]
 
 
 def write(path: Path, data: bytes | str) -> Path:
