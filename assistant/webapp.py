@@ -185,8 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         auth = _auth_from_environment()
-        report = update_index(args.corpus, args.index, progress=sys.stderr.isatty())
-        print(report.summary(), flush=True)
+        update_index(args.corpus, args.index, progress=sys.stderr.isatty())  # logs what it did
         assistant = Assistant.load(args.index, corpus_dir=args.corpus)
     except AssistantError as error:
         sys.exit(f"Error: {error}")
