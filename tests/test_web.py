@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from gradio_client import Client
+from gradio_client.exceptions import AuthenticationError
 
 from assistant.indexer import update_index
 
@@ -211,3 +212,38 @@ def test_document_selector_restricts_the_search(page):
     text = ask(page, QUESTION)
     assert "Vongthisan" not in text
     assert "son-la-luang-prabang-border-meeting.txt" not in page.inner_text("#sources")
+
+
+def test_malformed_auth_setting_is_one_line(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "--index", str(tmp_path / "index")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ASSISTANT_AUTH": "no-colon"},
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == "Error: ASSISTANT_AUTH must look like user:password"
+    assert "Traceback" not in done.stderr
+
+
+def test_login_when_auth_is_set(seed_corpus, seed_index, tmp_path):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "--corpus", str(seed_corpus), "--index", str(seed_index), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "ASSISTANT_AUTH": "analyst:s3cret"},
+    )
+    try:
+        while "Running on local URL" not in (line := process.stdout.readline()):
+            assert process.poll() is None, line
+        url = f"http://127.0.0.1:{port}/"
+        with pytest.raises(AuthenticationError, match="credentials were not provided"):
+            Client(url, verbose=False).predict(QUESTION, api_name="/ask")
+        answer = json.loads(Client(url, auth=("analyst", "s3cret"), verbose=False).predict(QUESTION, api_name="/ask"))
+        assert "Vongthisan" in answer["answer"]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
