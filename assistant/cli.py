@@ -13,13 +13,16 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from assistant.errors import AssistantError
 from assistant.records import Answer, Passage
 from assistant.settings import BM25_METHODS, BM25Params, IndexSettings
+
+if TYPE_CHECKING:
+    from assistant.core import Assistant
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,6 +42,9 @@ def folder_option(name: str, envvar: str, what: str) -> Callable[[F], F]:
 corpus_option = folder_option("corpus", "ASSISTANT_CORPUS", "Folder of .txt/.md articles")
 index_option = folder_option("index", "ASSISTANT_INDEX", "Index folder")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line.")
+doc_option = click.option(
+    "--doc", "doc_ids", multiple=True, help="Search only this document (its path in the corpus); repeat for several."
+)
 
 
 def user_errors(command: F) -> F:
@@ -66,10 +72,21 @@ def _inputs(text: str, what: str) -> Iterator[str]:
     yield text
 
 
-def _load(index_dir: Path):  # the facade (and torch) is imported lazily to keep `info` fast
+def _load(index_dir: Path) -> Assistant:
+    """The facade, imported (with torch) only by the commands that answer, to keep `info` fast."""
     from assistant.core import Assistant
 
     return Assistant.load(index_dir)
+
+
+def _known_documents(assistant: Assistant, doc_ids: tuple[str, ...]) -> list[str] | None:
+    """The --doc filter, checked against the index: None (all documents) when not given."""
+    if not doc_ids:
+        return None
+    unknown = [d for d in doc_ids if d not in assistant.index.manifest.documents]
+    if unknown:
+        raise click.BadParameter(f"not in the index: {', '.join(unknown)}", param_hint="--doc")
+    return list(doc_ids)
 
 
 def _emit_json(data: dict[str, Any]) -> None:
@@ -216,9 +233,10 @@ def watch(corpus_dir: Path, index_dir: Path, quiet: float) -> None:
 @index_option
 @json_option
 @click.option("-k", "k", type=click.IntRange(1), default=None, help="Passages to draw the answer from.")
+@doc_option
 @click.argument("question")
 @user_errors
-def ask(index_dir: Path, as_json: bool, k: int | None, question: str) -> None:
+def ask(index_dir: Path, as_json: bool, k: int | None, doc_ids: tuple[str, ...], question: str) -> None:
     """Answer QUESTION (or each stdin line, with '-') with quoted sentences."""
     questions = _inputs(question, "question")
     first = next(questions, None)
@@ -226,7 +244,7 @@ def ask(index_dir: Path, as_json: bool, k: int | None, question: str) -> None:
         return
     assistant = _load(index_dir)
     for position, text in enumerate([first, *questions]):
-        answer = assistant.ask(text, k=k)
+        answer = assistant.ask(text, k=k, doc_ids=_known_documents(assistant, doc_ids))
         if as_json:
             click.echo(answer.to_json())
         else:
@@ -236,12 +254,14 @@ def ask(index_dir: Path, as_json: bool, k: int | None, question: str) -> None:
 @main.command()
 @index_option
 @json_option
+@doc_option
 @user_errors
-def chat(index_dir: Path, as_json: bool) -> None:
+def chat(index_dir: Path, as_json: bool, doc_ids: tuple[str, ...]) -> None:
     """A conversation: follow-up questions keep the topic of earlier turns."""
     from assistant.conversation import ConversationState
 
     assistant = _load(index_dir)
+    only = _known_documents(assistant, doc_ids)
     state = ConversationState()
     interactive = sys.stdin.isatty()
     if interactive:
@@ -260,7 +280,7 @@ def chat(index_dir: Path, as_json: bool) -> None:
             break
         if not line.strip():
             continue
-        answer = assistant.ask(line.strip(), state=state)
+        answer = assistant.ask(line.strip(), state=state, doc_ids=only)
         if as_json:
             click.echo(answer.to_json())
         else:
@@ -272,9 +292,10 @@ def chat(index_dir: Path, as_json: bool) -> None:
 @json_option
 @click.option("-k", "k", type=click.IntRange(1), default=10, show_default=True)
 @click.option("--mode", type=click.Choice(["hybrid", "bm25", "dense"]), default="hybrid", show_default=True)
+@doc_option
 @click.argument("query")
 @user_errors
-def search(index_dir: Path, as_json: bool, k: int, mode: str, query: str) -> None:
+def search(index_dir: Path, as_json: bool, k: int, mode: str, doc_ids: tuple[str, ...], query: str) -> None:
     """The ranked passages for QUERY (or each stdin line, with '-')."""
     queries = _inputs(query, "query")
     first = next(queries, None)
@@ -282,7 +303,7 @@ def search(index_dir: Path, as_json: bool, k: int, mode: str, query: str) -> Non
         return
     assistant = _load(index_dir)
     for text in [first, *queries]:
-        passages = assistant.search(text, k=k, mode=mode)
+        passages = assistant.search(text, k=k, mode=mode, doc_ids=_known_documents(assistant, doc_ids))
         if as_json:
             _emit_json({"query": text, "results": [p.to_dict() for p in passages]})
         else:

@@ -224,3 +224,14 @@ def test_a_corrupted_index_names_the_fix(seed_index, tmp_path):
     result = run("ask", "--index", str(index_dir), QUESTION)
     assert result.exit_code == 1
     assert result.output.strip().endswith("is corrupted (checksum mismatch) — run: assistant index --full")
+
+
+def test_doc_filter_restricts_ask_and_search(seed_index):
+    dialogue = "vietnam-laos-defence-policy-dialogue.txt"
+    answer = json_lines(run("ask", "--index", str(seed_index), "--json", "--doc", dialogue, QUESTION).output)[0]
+    assert "Vongthisan" not in answer["answer"]
+    assert all(s["doc_id"] == dialogue for s in answer["sources"])
+    results = json_lines(run("search", "--index", str(seed_index), "--json", "--doc", dialogue, "Son La border").output)[0]
+    assert {r["doc_id"] for r in results["results"]} == {dialogue}
+    unknown = run("ask", "--index", str(seed_index), "--doc", "nope.txt", QUESTION)
+    assert unknown.exit_code == 2 and "not in the index: nope.txt" in unknown.output
