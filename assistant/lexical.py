@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 # Our variant name -> bm25s (tf method, idf method). "okapi" is rank_bm25's
 # BM25Okapi: ATIRE's saturation with Robertson's idf.
-_BM25S_METHODS = {"okapi": ("atire", "robertson"), "bm25+": ("bm25+", "bm25+")}
+BM25S_VARIANTS = {"okapi": ("atire", "robertson"), "bm25+": ("bm25+", "bm25+")}
 
 
 @dataclass(frozen=True)
@@ -69,11 +69,6 @@ class TermTable:
     def from_terms(cls, chunk_terms: Sequence[list[str]]) -> TermTable:
         return cls.assemble(chunk_terms)
 
-    def rows(self) -> list[list[int]]:
-        bounds = self.offsets.tolist()
-        flat = self.ids.tolist()
-        return [flat[bounds[i] : bounds[i + 1]] for i in range(len(bounds) - 1)]
-
     def save(self, folder: Path) -> None:
         np.save(folder / "terms.npy", self.ids)
         np.save(folder / "term_offsets.npy", self.offsets)
@@ -86,6 +81,38 @@ class TermTable:
             offsets=np.load(folder / "term_offsets.npy"),
             vocab=json.loads((folder / "vocab.json").read_text(encoding="utf-8")),
         )
+
+
+def score_matrix(table: TermTable, params: BM25Params) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """BM25 weight of every (term, chunk) pair as a CSC matrix (terms are columns), vectorised.
+
+    Returns (data, indices, indptr, nonoccurrence): what bm25s stores. BM25+
+    gives every chunk idf * delta for each query term, even without it; as in
+    bm25s, that part lives in `nonoccurrence` (added once per query) and the
+    stored weights are only the part a chunk earns by holding the term.
+    bm25s's own builder loops over chunks in Python; this one does the same
+    arithmetic on whole arrays, so rebuilding after an update stays fast.
+    """
+    chunks, vocabulary = len(table.offsets) - 1, len(table.vocab)
+    lengths = np.diff(table.offsets)
+    average = float(lengths.mean()) if chunks else 0.0
+    owners = np.repeat(np.arange(chunks, dtype=np.int64), lengths)
+    pairs, tf = np.unique(table.ids.astype(np.int64) * max(chunks, 1) + owners, return_counts=True)
+    terms, docs = np.divmod(pairs, max(chunks, 1))
+    df = np.bincount(terms, minlength=vocabulary).astype(np.float64)
+    seen = df > 0
+    idf = np.zeros(vocabulary)
+    if params.method == "bm25+":
+        idf[seen] = np.log((chunks + 1) / df[seen])
+    else:  # okapi: Robertson's idf, clamped at zero for terms in more than half of the chunks
+        idf[seen] = np.log(np.maximum((chunks - df[seen] + 0.5) / (df[seen] + 0.5), 1.0))
+    norm = params.k1 * (1 - params.b + params.b * lengths[docs] / average) if chunks else np.empty(0)
+    saturation = tf * (params.k1 + 1) / (tf + norm)
+    data = idf[terms] * saturation
+    nonoccurrence = (idf * params.delta).astype(np.float32) if params.method == "bm25+" else None
+    indptr = np.zeros(vocabulary + 1, dtype=np.int64)
+    np.cumsum(np.bincount(terms, minlength=vocabulary), out=indptr[1:])
+    return data.astype(np.float32), docs.astype(np.int32), indptr, nonoccurrence
 
 
 class BM25Index:
@@ -101,9 +128,14 @@ class BM25Index:
 
     @classmethod
     def from_table(cls, table: TermTable, params: BM25Params) -> BM25Index:
-        tf_method, idf_method = _BM25S_METHODS[params.method]
+        """bm25s holding the matrix `score_matrix` builds: the state its own `index()` would leave."""
+        tf_method, idf_method = BM25S_VARIANTS[params.method]
         model = bm25s.BM25(k1=params.k1, b=params.b, delta=params.delta, method=tf_method, idf_method=idf_method)
-        model.index((table.rows(), {term: i for i, term in enumerate(table.vocab)}), show_progress=False)
+        data, indices, indptr, nonoccurrence = score_matrix(table, params)
+        model.scores = {"data": data, "indices": indices, "indptr": indptr, "num_docs": len(table.offsets) - 1}
+        model.nonoccurrence_array = nonoccurrence
+        model.vocab_dict = {term: i for i, term in enumerate(table.vocab)}
+        model.unique_token_ids_set = set(model.vocab_dict.values())
         return cls(model)
 
     def _term_ids(self, terms: list[str]) -> list[int]:

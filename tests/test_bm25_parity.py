@@ -66,3 +66,26 @@ def test_save_and_load_keep_scores(tmp_path):
     loaded = BM25Index.load(tmp_path / "bm25")
     terms = query_terms(QUERIES[0])
     np.testing.assert_allclose(loaded.scores(terms), index.scores(terms))
+
+
+@pytest.mark.parametrize("method", sorted(REFERENCES))
+def test_our_matrix_equals_the_one_bm25s_builds(method):
+    """The vectorised builder leaves bm25s in the state its own index() would."""
+    import bm25s
+
+    from assistant.lexical import BM25S_VARIANTS, TermTable, score_matrix
+
+    params = BM25Params(method=method)
+    table = TermTable.from_terms([document_terms(text) for text in CORPUS])
+    tf_method, idf_method = BM25S_VARIANTS[method]
+    reference = bm25s.BM25(k1=params.k1, b=params.b, delta=params.delta, method=tf_method, idf_method=idf_method)
+    rows = [table.ids[a:b].tolist() for a, b in zip(table.offsets[:-1], table.offsets[1:], strict=True)]
+    reference.index((rows, {t: i for i, t in enumerate(table.vocab)}), show_progress=False)
+    data, indices, indptr, nonoccurrence = score_matrix(table, params)
+    np.testing.assert_array_equal(indptr, reference.scores["indptr"])
+    np.testing.assert_array_equal(indices, reference.scores["indices"])
+    np.testing.assert_allclose(data, reference.scores["data"], rtol=1e-5, atol=1e-6)
+    if method == "bm25+":
+        np.testing.assert_allclose(nonoccurrence, reference.nonoccurrence_array, rtol=1e-6)
+    else:
+        assert nonoccurrence is None and reference.nonoccurrence_array is None

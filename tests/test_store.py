@@ -72,7 +72,8 @@ def test_a_new_generation_replaces_the_old_one_which_is_kept_one_update_longer(t
 def test_terms_are_stored_for_updates(tmp_path):
     generation = write(tmp_path)
     terms = load_terms(generation)
-    assert [[terms.vocab[i] for i in row] for row in terms.rows()] == [
+    rows = [terms.ids[a:b] for a, b in zip(terms.offsets[:-1], terms.offsets[1:], strict=True)]
+    assert [[terms.vocab[i] for i in row] for row in rows] == [
         document_terms("Alpha meets Beta."),
         document_terms("Gamma signs the memorandum."),
     ]
