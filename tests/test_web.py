@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,32 +44,40 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(seed_corpus, seed_index, tmp_path_factory):
-    """The app on a free port over copies of the seed corpus and index; yields (url, corpus, index)."""
-    root = tmp_path_factory.mktemp("web")
-    corpus, index_dir = root / "corpus", root / "index"
-    shutil.copytree(seed_corpus, corpus)
-    shutil.copytree(seed_index, index_dir)
+@contextmanager
+def running_app(corpus: Path, index_dir: Path, **environment: str) -> Iterator[str]:
+    """`app.py` as a real process on a free port until the block ends; yields its URL."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "app.py"), "--corpus", str(corpus), "--index", str(index_dir), "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **environment},
     )
-    lines = []
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        lines.append(line)
-        if "Running on local URL" in line or process.poll() is not None:
-            break
-    assert f"serving the chat at http://127.0.0.1:{port}" in "".join(lines), "".join(lines)
-    yield f"http://127.0.0.1:{port}/", corpus, index_dir
-    process.terminate()
-    process.wait(timeout=30)
+    try:
+        lines = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            lines.append(process.stdout.readline())
+            if "Running on local URL" in lines[-1] or process.poll() is not None:
+                break
+        assert f"serving the chat at http://127.0.0.1:{port}" in "".join(lines), "".join(lines)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(seed_corpus, seed_index, tmp_path_factory):
+    """The app over copies of the seed corpus and index; yields (url, corpus, index)."""
+    root = tmp_path_factory.mktemp("web")
+    corpus, index_dir = root / "corpus", root / "index"
+    shutil.copytree(seed_corpus, corpus)
+    shutil.copytree(seed_index, index_dir)
+    with running_app(corpus, index_dir) as url:
+        yield url, corpus, index_dir
 
 
 @pytest.fixture(scope="module")
@@ -227,23 +237,9 @@ def test_malformed_auth_setting_is_one_line(tmp_path):
     assert "Traceback" not in done.stderr
 
 
-def test_login_when_auth_is_set(seed_corpus, seed_index, tmp_path):
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "--corpus", str(seed_corpus), "--index", str(seed_index), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "ASSISTANT_AUTH": "analyst:s3cret"},
-    )
-    try:
-        while "Running on local URL" not in (line := process.stdout.readline()):
-            assert process.poll() is None, line
-        url = f"http://127.0.0.1:{port}/"
+def test_login_when_auth_is_set(seed_corpus, seed_index):
+    with running_app(seed_corpus, seed_index, ASSISTANT_AUTH="analyst:s3cret") as url:
         with pytest.raises(AuthenticationError, match="credentials were not provided"):
             Client(url, verbose=False).predict(QUESTION, api_name="/ask")
         answer = json.loads(Client(url, auth=("analyst", "s3cret"), verbose=False).predict(QUESTION, api_name="/ask"))
         assert "Vongthisan" in answer["answer"]
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
