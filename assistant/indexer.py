@@ -243,7 +243,7 @@ class _Plan:
         self.term_parts: list[tuple[TermTable, int, int] | list[str]] = []
         self.vector_parts: list[tuple[int, int] | list[int | str]] = []
         self.new_texts: list[str] = []
-        old_ranges = previous.index.chunks.ranges() if previous else {}
+        old_ranges = previous.index.chunks.ranges if previous else {}
         reusable = self._reusable_vectors(entries, old_ranges)
         run: list[int] = []  # [start, stop) of the current run of unchanged chunks
         for entry in entries:

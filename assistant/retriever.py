@@ -46,7 +46,7 @@ class HybridRetriever:
         return scores
 
     def _allowed(self, doc_ids: Collection[str]) -> np.ndarray:
-        ranges = self.index.chunks.ranges()
+        ranges = self.index.chunks.ranges
         spans = [range(*ranges[d]) for d in doc_ids if d in ranges]
         return np.fromiter((i for span in spans for i in span), dtype=np.int64)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +98,7 @@ class ChunkTable(Sequence[Chunk]):
     def __iter__(self) -> Iterator[Chunk]:
         return (self[i] for i in range(len(self)))
 
+    @cached_property
     def ranges(self) -> dict[str, tuple[int, int]]:
         """Each document's chunks as one [start, stop) range (chunks are grouped by document)."""
         if not len(self):
