@@ -163,33 +163,41 @@ def matched_words(profile: QuestionProfile, terms: set[str]) -> set[str]:
     return found
 
 
-def _weight(word: str, stats: TermStats) -> float:
-    """A word's idf; a word the corpus never uses counts half, since it may be a paraphrase the dense score answers for."""
-    return stats.idf(word) * (1.0 if stats.knows(word) else 0.5)
+class QuestionWeights:
+    """The idf weight of each question word, computed once per question, and the coverages they give.
 
-
-def _share(words: tuple[str, ...], found: set[str], stats: TermStats) -> tuple[float, float]:
-    total = sum(_weight(w, stats) for w in words)
-    return sum(_weight(w, stats) for w in words if w in found), total
-
-
-def coverage(profile: QuestionProfile, terms: set[str], stats: TermStats) -> float:
-    """Share of the question's idf weight found in `terms`, earlier turns' words at half weight."""
-    own_got, own_total = _share(profile.words, matched_words(profile, terms), stats)
-    context_got, context_total = _share(profile.context_words, terms, stats)
-    total = own_total + 0.5 * context_total
-    return (own_got + 0.5 * context_got) / total if total else 0.0
-
-
-def focused_coverage(profile: QuestionProfile, terms: set[str], stats: TermStats) -> float:
-    """For ranking sentences: the question's own words decide, earlier turns only break ties.
-
-    "What did they sign?" after a question about a meeting must find the
-    signing, not the sentence that best matches the earlier question.
+    A word the corpus never uses counts half: it may be a paraphrase that the
+    dense score answers for, while a missing name is judged apart.
     """
-    own_got, own_total = _share(profile.words, matched_words(profile, terms), stats)
-    context_got, context_total = _share(profile.context_words, terms, stats)
-    return (own_got / own_total if own_total else 0.0) + 0.25 * (context_got / context_total if context_total else 0.0)
+
+    def __init__(self, profile: QuestionProfile, stats: TermStats) -> None:
+        def weight(word: str) -> float:
+            return stats.idf(word) * (1.0 if stats.knows(word) else 0.5)
+
+        self.profile = profile
+        self.own = {w: weight(w) for w in profile.words}
+        self.context = {w: weight(w) for w in profile.context_words}
+        self.own_total = sum(self.own.values())
+        self.context_total = sum(self.context.values())
+
+    def measure(self, terms: set[str]) -> tuple[float, float]:
+        """(coverage, focus) of `terms`.
+
+        Coverage is the share of the question's weight found, earlier turns'
+        words at half weight: the evidence for answering at all. Focus ranks
+        sentences: the question's own words decide and earlier turns only break
+        ties, so "What did they sign?" after a question about a meeting finds the
+        signing, not the sentence that best matches the earlier question.
+        """
+        found = matched_words(self.profile, terms)
+        own = sum(weight for word, weight in self.own.items() if word in found)
+        context = sum(weight for word, weight in self.context.items() if word in terms)
+        total = self.own_total + 0.5 * self.context_total
+        coverage = (own + 0.5 * context) / total if total else 0.0
+        focus = (own / self.own_total if self.own_total else 0.0) + 0.25 * (
+            context / self.context_total if self.context_total else 0.0
+        )
+        return coverage, focus
 
 
 def candidates(passages: list[Passage], profile: QuestionProfile, stats: TermStats) -> list[Candidate]:
@@ -200,6 +208,7 @@ def candidates(passages: list[Passage], profile: QuestionProfile, stats: TermSta
     a fact often sits in the sentence after the one that names the topic
     ("Accordingly, they will ...").
     """
+    weights = QuestionWeights(profile, stats)
     top = passages[0].score if passages and passages[0].score > 0 else 1.0
     seen: dict[tuple[str, int, int], Candidate] = {}
     for passage in passages:
@@ -209,11 +218,10 @@ def candidates(passages: list[Passage], profile: QuestionProfile, stats: TermSta
             candidate = Candidate(passage, start, end)
             candidate.terms = set(document_terms(candidate.text))
             discount = 0.8 if _ANAPHOR_START.match(candidate.text) else 0.6
-            joined_terms = candidate.terms | previous_terms
-            candidate.coverage = max(coverage(profile, candidate.terms, stats), discount * coverage(profile, joined_terms, stats))
-            focus = max(
-                focused_coverage(profile, candidate.terms, stats), discount * focused_coverage(profile, joined_terms, stats)
-            )
+            own_coverage, own_focus = weights.measure(candidate.terms)
+            joined_coverage, joined_focus = weights.measure(candidate.terms | previous_terms)
+            candidate.coverage = max(own_coverage, discount * joined_coverage)
+            focus = max(own_focus, discount * joined_focus)
             candidate.kind_match = has_kind(candidate.text, profile.kind)
             candidate.score = focus + 0.15 * prior + (0.2 if profile.kind and candidate.kind_match else 0.0)
             previous_terms = candidate.terms
@@ -234,7 +242,7 @@ def evidence_for(best: Candidate, profile: QuestionProfile, stats: TermStats) ->
     found = {w for w in profile.names if w in names}
     found |= {part for compound, parts in profile.compounds if compound in names for part in parts}
     return Evidence(
-        coverage=max(best.coverage, coverage(profile, set(analyzed.terms), stats)),
+        coverage=max(best.coverage, QuestionWeights(profile, stats).measure(set(analyzed.terms))[0]),
         dense=passage.dense_score,
         kind_match=best.kind_match,
         missing_names=tuple(n for n in profile.names if n not in found),
