@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-Span = tuple[int, int]
+from assistant.segment import Span
 
 
 @dataclass(frozen=True)
