@@ -13,6 +13,7 @@ from typing import Protocol
 
 from assistant.records import Answer, Passage, Source
 from assistant.segment import count_words
+from assistant.settings import EvidenceWeights
 from assistant.textnorm import analyze, document_terms
 
 ABSTENTION = "The documents do not say: no indexed article answers “{question}”."
@@ -145,13 +146,16 @@ class Evidence:
     dense: float
     kind_match: bool
     missing_names: tuple[str, ...]
+    unknown_names: tuple[str, ...] = ()  # missing from every indexed article, not just this passage
+    weights: EvidenceWeights = field(default_factory=EvidenceWeights)
 
     @property
     def score(self) -> float:
-        value = self.coverage + 0.5 * max(self.dense, 0.0)
+        value = self.coverage + self.weights.dense * max(self.dense, 0.0)
         if not self.kind_match:
-            value -= 0.25
-        return value - 0.5 * len(self.missing_names)
+            value -= self.weights.wrong_kind
+        value -= self.weights.missing_name * len(self.missing_names)
+        return value - self.weights.unknown_name * len(self.unknown_names)
 
 
 def matched_words(profile: QuestionProfile, terms: set[str]) -> set[str]:
@@ -230,7 +234,7 @@ def candidates(passages: list[Passage], profile: QuestionProfile, stats: TermSta
     return sorted(seen.values(), key=lambda c: (-c.score, c.key))
 
 
-def evidence_for(best: Candidate, profile: QuestionProfile, stats: TermStats) -> Evidence:
+def evidence_for(best: Candidate, profile: QuestionProfile, stats: TermStats, weights: EvidenceWeights) -> Evidence:
     """Evidence from the best sentence and its passage.
 
     A name in the question ("Japan", "United States") must appear written as
@@ -241,11 +245,14 @@ def evidence_for(best: Candidate, profile: QuestionProfile, stats: TermStats) ->
     names = analyzed.names
     found = {w for w in profile.names if w in names}
     found |= {part for compound, parts in profile.compounds if compound in names for part in parts}
+    missing = tuple(n for n in profile.names if n not in found)
     return Evidence(
         coverage=max(best.coverage, QuestionWeights(profile, stats).measure(set(analyzed.terms))[0]),
         dense=passage.dense_score,
         kind_match=best.kind_match,
-        missing_names=tuple(n for n in profile.names if n not in found),
+        missing_names=missing,
+        unknown_names=tuple(n for n in missing if not stats.knows(n)),
+        weights=weights,
     )
 
 
@@ -317,11 +324,12 @@ def answer_question(
     stats: TermStats,
     min_evidence: float,
     max_words: int,
+    weights: EvidenceWeights | None = None,
 ) -> Decision:
     ranked = candidates(passages, profile, stats)
     if not ranked:
         return Decision(abstain(question), None)
-    evidence = evidence_for(ranked[0], profile, stats)
+    evidence = evidence_for(ranked[0], profile, stats, weights or EvidenceWeights())
     if evidence.score < min_evidence:
         return Decision(abstain(question), evidence)
     return Decision(compose(question, select(ranked, profile, max_words)), evidence)

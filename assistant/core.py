@@ -136,6 +136,7 @@ class Assistant:
             retriever.index.bm25,
             self.settings.min_evidence,
             self.settings.answer_max_words,
+            self.settings.evidence,
         )
         if state is not None:
             state.record(question, context)

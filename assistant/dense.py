@@ -1,4 +1,12 @@
-"""Dense retrieval: inner product over normalised vectors in FAISS."""
+"""Dense retrieval over sentence vectors, with one vector per chunk in FAISS to find candidates.
+
+Every sentence of a chunk is embedded (with its article's title); a chunk's
+FAISS vector is the normalised mean of its sentences'. FAISS finds candidate
+chunks by that mean, and a candidate is then scored by its best sentence: a
+question usually asks about one sentence, and on the SQuAD tuning half the
+best-sentence similarity ranks paragraphs far better than a whole-chunk
+embedding (recall@1 0.71 against 0.64 alone; README, "Quality levers").
+"""
 
 from __future__ import annotations
 
@@ -7,17 +15,37 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+CHUNK_INDEX = "chunks.faiss"
+SENTENCE_VECTORS = "sentences.npy"
+SENTENCE_OFFSETS = "offsets.npy"
+
+
+def chunk_means(sentence_vectors: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """One normalised vector per chunk: the mean of rows [offsets[i], offsets[i + 1]) of `sentence_vectors`."""
+    chunks = len(offsets) - 1
+    if chunks == 0:
+        return np.zeros((0, sentence_vectors.shape[1]), dtype=np.float32)
+    sums = np.add.reduceat(np.asarray(sentence_vectors, dtype=np.float32), offsets[:-1], axis=0)
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    return np.ascontiguousarray(sums / np.maximum(norms, 1e-12), dtype=np.float32)
+
 
 class VectorIndex:
-    def __init__(self, index: faiss.Index) -> None:
+    """Sentence vectors, chunk i owning rows [offsets[i], offsets[i + 1]); chunk means in FAISS."""
+
+    def __init__(self, index: faiss.Index, sentence_vectors: np.ndarray, offsets: np.ndarray) -> None:
         self._index = index
+        self.sentence_vectors = sentence_vectors
+        self.offsets = offsets
 
     @classmethod
-    def build(cls, vectors: np.ndarray) -> VectorIndex:
-        index = faiss.IndexFlatIP(vectors.shape[1])
-        if len(vectors):
-            index.add(vectors)
-        return cls(index)
+    def build(cls, sentence_vectors: np.ndarray, offsets: np.ndarray) -> VectorIndex:
+        if len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != len(sentence_vectors) or np.any(np.diff(offsets) < 1):
+            raise ValueError("every chunk needs at least one sentence vector, in order")
+        index = faiss.IndexFlatIP(sentence_vectors.shape[1])
+        if len(offsets) > 1:
+            index.add(chunk_means(sentence_vectors, offsets))
+        return cls(index, np.ascontiguousarray(sentence_vectors, dtype=np.float32), np.asarray(offsets, dtype=np.int64))
 
     @property
     def dimension(self) -> int:
@@ -25,24 +53,18 @@ class VectorIndex:
 
     @property
     def size(self) -> int:
+        """Number of chunks."""
         return self._index.ntotal
 
-    def vectors(self, ids: np.ndarray | None = None) -> np.ndarray:
-        """Stored vectors of `ids` (all of them when None)."""
-        if ids is None:
-            return self.vector_range(0, self.size)
-        if len(ids) == 0:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return self._index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+    def chunk_vectors(self) -> np.ndarray:
+        return self._index.reconstruct_n(0, self.size) if self.size else np.zeros((0, self.dimension), np.float32)
 
-    def vector_range(self, start: int, stop: int) -> np.ndarray:
-        """Vectors of chunks [start, stop), for carrying unchanged chunks into a new generation."""
-        if stop <= start:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return self._index.reconstruct_n(start, stop - start)
+    def sentence_range(self, start: int, stop: int) -> np.ndarray:
+        """Sentence vectors of chunks [start, stop), for carrying unchanged chunks into a new generation."""
+        return self.sentence_vectors[self.offsets[start] : self.offsets[stop]]
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Ids and cosine similarities of the `k` nearest chunks, best first."""
+        """Ids of the `k` chunks whose mean vectors are nearest, best first, and those similarities."""
         k = min(k, self.size)
         if k == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
@@ -50,13 +72,31 @@ class VectorIndex:
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 
-    def similarities(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        """Cosine similarity of the query to the chunks `ids` (for fusing candidates FAISS did not return)."""
-        return self.vectors(ids) @ query.reshape(-1)
+    def sentence_similarities(self, query: np.ndarray, chunk_id: int) -> np.ndarray:
+        """Cosine similarity of the query to each sentence of one chunk, in order."""
+        return self.sentence_range(chunk_id, chunk_id + 1) @ query.reshape(-1)
 
-    def save(self, path: Path) -> None:
-        faiss.write_index(self._index, str(path))
+    def similarities(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Each chunk's score for the query: the similarity of its best sentence."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(ids) == 0:
+            return np.empty(0, dtype=np.float32)
+        starts, stops = self.offsets[ids], self.offsets[ids + 1]
+        counts = stops - starts
+        rows = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        scores = self.sentence_vectors[rows] @ query.reshape(-1)
+        return np.maximum.reduceat(scores, np.cumsum(counts) - counts)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir()
+        faiss.write_index(self._index, str(folder / CHUNK_INDEX))
+        np.save(folder / SENTENCE_VECTORS, self.sentence_vectors)
+        np.save(folder / SENTENCE_OFFSETS, self.offsets)
 
     @classmethod
-    def load(cls, path: Path) -> VectorIndex:
-        return cls(faiss.read_index(str(path)))
+    def load(cls, folder: Path) -> VectorIndex:
+        return cls(
+            faiss.read_index(str(folder / CHUNK_INDEX)),
+            np.load(folder / SENTENCE_VECTORS, mmap_mode="r"),
+            np.load(folder / SENTENCE_OFFSETS),
+        )

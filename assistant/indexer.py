@@ -3,8 +3,8 @@
 An update costs what the change costs. A file whose size and modification
 time match the index is not even read; one whose content hash is unchanged
 keeps its chunks, vectors and terms, copied as whole ranges; inside a
-changed or renamed document a chunk whose text is unchanged keeps its
-vector. Only new chunk texts reach the model. A full build is the same path
+changed or renamed document a sentence whose text is unchanged keeps its
+vector. Only new sentence texts reach the model. A full build is the same path
 with nothing to keep, so an index updated step by step holds exactly the
 chunks a full build would, in the same order.
 """
@@ -26,7 +26,7 @@ from assistant.embedder import Embedder
 from assistant.errors import CorruptIndexError, EmptyCorpusError, IndexMismatchError, NoIndexError
 from assistant.lexical import BM25Index, TermTable
 from assistant.records import Chunk, Document
-from assistant.segment import chunk_text
+from assistant.segment import Span, chunk_text
 from assistant.settings import IndexSettings
 from assistant.store import (
     Manifest,
@@ -67,8 +67,14 @@ class UpdateReport:
 
 
 def searchable_text(document: Document, chunk: Chunk) -> str:
-    """What BM25 and the embedder see of a chunk: its article's title, then its text."""
+    """What BM25 sees of a chunk: its article's title, then its text."""
     return f"{document.title}\n{document.text[chunk.start : chunk.end]}"
+
+
+def embedded_text(document: Document, sentence: Span) -> str:
+    """What the embedder sees of a sentence: its article's title, then the sentence."""
+    start, end = sentence
+    return f"{document.title}\n{document.text[start:end]}"
 
 
 def _text_key(text: str) -> str:
@@ -182,7 +188,7 @@ def update_index(
         if plan.new_texts and model is None:
             model = Embedder(settings.model, settings.batch_size)
         dimension = model.dimension if model is not None else previous.index.manifest.dimension
-        vectors = plan.vectors(model, dimension, progress)
+        sentence_vectors = plan.sentence_vectors(model, dimension, progress)
         timings["embed"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
@@ -207,7 +213,7 @@ def update_index(
             manifest,
             [e.document for e in entries if e.document is not None],
             chunks,
-            VectorIndex.build(vectors),
+            VectorIndex.build(sentence_vectors, chunks.sentence_offsets),
             bm25,
             terms,
             previous_texts={r["sha256"] for r in known.values()} if previous else None,
@@ -233,16 +239,18 @@ class _Plan:
     """Where each chunk of the new generation comes from, in corpus order.
 
     Runs of unchanged documents are ranges of the previous generation's
-    chunks, vectors and term rows; a changed document is chunked again, and
-    each of its chunks takes an old vector if an old chunk had the same text.
+    chunks, sentence vectors and term rows; a changed document is chunked
+    again, and each of its sentences takes an old vector if an old sentence
+    had the same text (and title). Each new sentence text is embedded once.
     """
 
     def __init__(self, previous: _Previous | None, entries: list[_Entry], settings: IndexSettings) -> None:
         self.previous = previous
         self.chunk_parts: list[tuple[ChunkTable, int, int] | ChunkTable] = []
         self.term_parts: list[tuple[TermTable, int, int] | list[str]] = []
-        self.vector_parts: list[tuple[int, int] | list[int | str]] = []
+        self.vector_parts: list[tuple[int, int] | list[int]] = []  # old chunk ranges, or rows: old (>= 0) / new (~i)
         self.new_texts: list[str] = []
+        self._new_keys: dict[str, int] = {}
         old_ranges = previous.index.chunks.ranges if previous else {}
         reusable = self._reusable_vectors(entries, old_ranges)
         run: list[int] = []  # [start, stop) of the current run of unchanged chunks
@@ -268,41 +276,57 @@ class _Plan:
             self.vector_parts.append((start, stop))
 
     def _reusable_vectors(self, entries: list[_Entry], old_ranges: dict[str, tuple[int, int]]) -> dict[str, int]:
-        """Old chunk ids by chunk text, for the documents that changed or went away."""
+        """Old sentence-vector rows by embedded text, for the documents that changed or went away."""
         if self.previous is None:
             return {}
         kept = {e.doc_id for e in entries if e.document is None}
+        chunks = self.previous.index.chunks
         reusable: dict[str, int] = {}
         for doc_id, (start, stop) in old_ranges.items():
             if doc_id in kept:
                 continue
             document = self.previous.index.documents[doc_id]
-            for chunk_id in range(start, stop):
-                reusable.setdefault(_text_key(searchable_text(document, self.previous.index.chunks[chunk_id])), chunk_id)
+            first, last = int(chunks.sentence_offsets[start]), int(chunks.sentence_offsets[stop])
+            for row in range(first, last):
+                begin, end = chunks.sentences[row]
+                reusable.setdefault(_text_key(embedded_text(document, (int(begin), int(end)))), row)
         return reusable
 
     def _add_document(self, document: Document, settings: IndexSettings, reusable: dict[str, int]) -> None:
         spans = chunk_text(document.text, settings.chunk_words, settings.overlap_sentences, document.body_start)
         chunks = [Chunk(i, document.doc_id, s.start, s.end, s.sentences) for i, s in enumerate(spans)]
         self.chunk_parts.append(ChunkTable.from_chunks(chunks, [document.doc_id]))
-        sources: list[int | str] = []
+        rows: list[int] = []
         for chunk in chunks:
-            text = searchable_text(document, chunk)
-            old_id = reusable.get(_text_key(text))
-            sources.append(text if old_id is None else old_id)
-            if old_id is None:
-                self.new_texts.append(text)
-            self.term_parts.append(document_terms(text))
-        self.vector_parts.append(sources)
+            self.term_parts.append(document_terms(searchable_text(document, chunk)))
+            for sentence in chunk.sentences:
+                text = embedded_text(document, sentence)
+                key = _text_key(text)
+                if key in reusable:
+                    rows.append(reusable[key])
+                    continue
+                if key not in self._new_keys:
+                    self._new_keys[key] = len(self.new_texts)
+                    self.new_texts.append(text)
+                rows.append(~self._new_keys[key])
+        self.vector_parts.append(rows)
 
-    def vectors(self, model: Embedder | None, dimension: int, progress: bool) -> np.ndarray:
-        fresh = iter(model.encode_documents(self.new_texts, progress=progress) if self.new_texts and model else [])
+    def sentence_vectors(self, model: Embedder | None, dimension: int, progress: bool) -> np.ndarray:
+        """The new generation's sentence vectors, in chunk order: old rows copied, new texts embedded."""
+        fresh = model.encode_documents(self.new_texts, progress=progress) if self.new_texts and model else None
         old = self.previous.index.vectors if self.previous else None
         blocks = []
         for part in self.vector_parts:
             if isinstance(part, tuple):
-                blocks.append(old.vector_range(*part))
-            else:
-                blocks.append(np.array([next(fresh) if isinstance(s, str) else old.vectors(np.array([s]))[0] for s in part]))
+                blocks.append(np.asarray(old.sentence_range(*part)))
+                continue
+            rows = np.array(part, dtype=np.int64)
+            block = np.empty((len(rows), dimension), dtype=np.float32)
+            reused = rows >= 0
+            if reused.any():
+                block[reused] = old.sentence_vectors[rows[reused]]
+            if not reused.all():
+                block[~reused] = fresh[~rows[~reused]]
+            blocks.append(block)
         blocks = [b.reshape(-1, dimension) for b in blocks]
         return np.ascontiguousarray(np.vstack(blocks), dtype=np.float32) if blocks else np.zeros((0, dimension), np.float32)

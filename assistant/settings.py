@@ -67,14 +67,25 @@ class IndexSettings:
 
 
 @dataclass(frozen=True)
+class EvidenceWeights:
+    """How the answerer weighs the evidence for answering (see answering.Evidence)."""
+
+    dense: float = 1.0  # times the best sentence's cosine similarity
+    wrong_kind: float = 0.25  # a "when" question whose best sentence holds no time
+    missing_name: float = 0.25  # per name of the question not written in the passage
+    unknown_name: float = 0.5  # more per such name that no indexed article holds
+
+
+@dataclass(frozen=True)
 class SearchSettings:
     fusion: str = "weighted"
-    dense_weight: float = 0.4
+    dense_weight: float = 0.6
     rrf_k: int = 60
     candidates: int = 50  # taken from each retriever before fusion
     answer_passages: int = 4  # top passages whose sentences may be quoted
     answer_max_words: int = 60
-    min_evidence: float = 0.7  # abstain below this evidence score (calibrated on the tune split)
+    min_evidence: float = 0.88  # abstain below this evidence score (calibrated on the SQuAD tuning half)
+    evidence: EvidenceWeights = field(default_factory=EvidenceWeights)
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSION_METHODS:

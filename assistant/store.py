@@ -2,7 +2,7 @@
 
     index/
       CURRENT                  the generation in use (and, on line 2, the one before)
-      gen-<time>-<id>/         manifest.json, chunks/, vectors.faiss, bm25/, terms/
+      gen-<time>-<id>/         manifest.json, chunks/, vectors/, bm25/, terms/
       texts/<sha256>.txt       document texts, shared by generations
 
 A generation is written whole into a temporary folder, synced, renamed into
@@ -42,12 +42,12 @@ from assistant.tables import REBUILD_HINT, ChunkTable, DocumentStore, write_text
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: sentence vectors (vectors/) instead of one vector per chunk
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"
 CHUNKS_FOLDER = "chunks"
 TEXTS = "texts"
-VECTORS = "vectors.faiss"
+VECTORS_FOLDER = "vectors"
 BM25_FOLDER = "bm25"
 TERMS_FOLDER = "terms"
 LOCK = ".lock"
@@ -154,13 +154,13 @@ def write_generation(
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=index_dir))
     try:
         chunks.save(staging / CHUNKS_FOLDER)
-        vectors.save(staging / VECTORS)
+        vectors.save(staging / VECTORS_FOLDER)
         bm25.save(staging / BM25_FOLDER)
         (staging / TERMS_FOLDER).mkdir()
         terms.save(staging / TERMS_FOLDER)
         manifest.files = {p.relative_to(staging).as_posix(): _sha256(p) for p in _data_files(staging)}
         (staging / MANIFEST).write_text(json.dumps(manifest.to_dict(), ensure_ascii=False), encoding="utf-8")
-        folders = [staging / BM25_FOLDER, staging / TERMS_FOLDER, staging / CHUNKS_FOLDER, staging]
+        folders = [staging / BM25_FOLDER, staging / TERMS_FOLDER, staging / CHUNKS_FOLDER, staging / VECTORS_FOLDER, staging]
         for path in [*_data_files(staging), staging / MANIFEST, *folders]:
             _fsync_path(path)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
@@ -293,7 +293,7 @@ def load_index(index_dir: Path) -> StoredIndex:
         manifest=manifest,
         documents=DocumentStore(index_dir / TEXTS, manifest.documents),
         chunks=ChunkTable.load(generation / CHUNKS_FOLDER, list(manifest.documents)),
-        vectors=VectorIndex.load(generation / VECTORS),
+        vectors=VectorIndex.load(generation / VECTORS_FOLDER),
         bm25=BM25Index.load(generation / BM25_FOLDER),
         location=generation,
     )

@@ -3,11 +3,12 @@
 A corpus of N chunks is made of SQuAD paragraphs and the seed articles'
 paragraphs, recombined: article i is "# Synthetic article i" followed by one
 paragraph. It is clearly synthetic; the text in it is real. Building such a
-corpus at 100k chunks with the real model would take over an hour, so the
-bulk vectors come from a cache: each distinct paragraph is embedded once by
-the real model (cached in benchmarks/cache/) and reused for every article
-that holds it. What a benchmark measures itself (an added article, a query)
-always goes through the real model.
+corpus at 100k chunks with the real model would take hours, so the bulk
+vectors come from a cache: each distinct sentence is embedded once by the
+real model (as "Synthetic article\n<sentence>", cached in benchmarks/cache/)
+and reused for every article that holds it, whatever its number. What a
+benchmark measures itself (an added article, a query, a build ratio) always
+goes through the real model.
 """
 
 from __future__ import annotations
@@ -51,24 +52,29 @@ def article_text(number: int, paragraphs: list[str]) -> str:
     return f"# Synthetic article {number}\n\n{paragraphs[number % len(paragraphs)]}\n"
 
 
+def source_sentences(paragraphs: list[str]) -> list[str]:
+    return list(dict.fromkeys(p[s:e] for p in paragraphs for s, e in split_sentences(p, 0, len(p))))
+
+
 class CachedEmbedder(Embedder):
-    """The real model, except that a text whose body is a known paragraph gets that paragraph's cached vector."""
+    """The real model, except that a title and a known sentence get that sentence's cached vector."""
 
     def __init__(self, paragraphs: list[str]) -> None:
         super().__init__()
-        key = hashlib.sha256("\x00".join(paragraphs).encode()).hexdigest()[:16]
-        path = CACHE / f"paragraphs-{key}.npy"
+        sentences = source_sentences(paragraphs)
+        key = hashlib.sha256("\x00".join(sentences).encode()).hexdigest()[:16]
+        path = CACHE / f"sentences-{key}.npy"
         if path.exists():
             vectors = np.load(path)
         else:
-            vectors = super().encode_documents(paragraphs, progress=True)
+            vectors = super().encode_documents([f"Synthetic article\n{s}" for s in sentences], progress=True)
             CACHE.mkdir(parents=True, exist_ok=True)
             np.save(path, vectors)
-        self._cached = {p: v for p, v in zip(paragraphs, vectors, strict=True)}
+        self._cached = {s: v for s, v in zip(sentences, vectors, strict=True)}
         self.model_calls = 0
 
     def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        bodies = [t.rsplit("\n\n", 1)[-1].strip() for t in texts]  # title, heading, then the paragraph
+        bodies = [t.split("\n", 1)[-1] for t in texts]  # the title, then the sentence
         missing = [t for t, b in zip(texts, bodies, strict=True) if b not in self._cached]
         fresh = iter(super().encode_documents(missing, progress) if missing else [])
         self.model_calls += len(missing)

@@ -1,7 +1,8 @@
-"""Fusion choice and abstention calibration on the seed QA set (tests/qa/seed_qa.jsonl).
+"""The seed QA set (tests/qa/seed_qa.jsonl) and conversations, with the shipped settings.
 
-Tunes on the "tune" split only and then reports both splits with the chosen
-settings. Writes benchmarks/results/seed_qa.json.
+Settings are chosen on the SQuAD tuning half (benchmarks/levers.py); here the
+tune split shows the fusion table and each question's evidence, and both
+splits are reported. Writes benchmarks/results/seed_qa.json.
 
     .venv/bin/python benchmarks/seed_qa.py
 """
@@ -12,7 +13,7 @@ import json
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from assistant.conversation import ConversationState
@@ -83,7 +84,7 @@ def main() -> None:
                 f"| {item.question}"
             )
 
-        report = {"settings": assistant.settings.__dict__, "fusion_tune": fusion_rows}
+        report = {"settings": asdict(assistant.settings), "fusion_tune": fusion_rows}
         for name, split in (("tune", tune), ("heldout", heldout)):
             began = time.perf_counter()
             outcomes = [Outcome(i, assistant.ask(i.question), assistant.search(i.question, k=10)) for i in split]

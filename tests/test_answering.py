@@ -14,7 +14,7 @@ from assistant.answering import candidates as rank_candidates
 from assistant.lexical import BM25Index
 from assistant.records import Chunk, Document, Passage
 from assistant.segment import chunk_text
-from assistant.settings import BM25Params
+from assistant.settings import BM25Params, SearchSettings
 from assistant.textnorm import document_terms
 
 TEXT = (
@@ -41,9 +41,11 @@ def stats() -> BM25Index:
     return BM25Index.build([document_terms(t) for t in sentences + other], BM25Params())
 
 
-def ask(question: str, stats, dense: float = 0.5, context: str = "", min_evidence: float = 0.7):
+def ask(question: str, stats, dense: float = 0.5, context: str = ""):
+    """The answerer with the shipped evidence weights and threshold."""
     profile = QuestionProfile.of(question, context)
-    return answer_question(question, profile, make_passages(dense), stats, min_evidence, max_words=60)
+    settings = SearchSettings()
+    return answer_question(question, profile, make_passages(dense), stats, settings.min_evidence, 60, settings.evidence)
 
 
 @pytest.mark.parametrize(

@@ -50,6 +50,17 @@ NEW_ARTICLE = (
 )
 
 
+def sentence_texts(index_dir: Path, doc_id: str | None = None) -> set[str]:
+    """The distinct texts the index embeds: each sentence with its article's title."""
+    index = load_index(index_dir)
+    texts = set()
+    for chunk in index.chunks:
+        if doc_id in (None, chunk.doc_id):
+            document = index.documents[chunk.doc_id]
+            texts |= {f"{document.title}\n{document.text[s:e]}" for s, e in chunk.sentences}
+    return texts
+
+
 def update(corpus, index, embedder, **kwargs):
     return update_index(corpus, index, embedder=embedder, **kwargs)
 
@@ -57,14 +68,15 @@ def update(corpus, index, embedder, **kwargs):
 def test_first_build_then_nothing_to_do(corpus, tmp_path, embedder):
     first = update(corpus, tmp_path / "idx", embedder)
     assert (first.new, first.changed, first.removed, first.unchanged) == (2, 0, 0, 0)
-    assert first.embedded == first.chunks == len(embedder.texts)
+    assert first.embedded == len(embedder.texts) == len(set(embedder.texts))
+    assert set(embedder.texts) == sentence_texts(tmp_path / "idx")
     again = update(corpus, tmp_path / "idx", embedder)
     assert again.location is None and again.embedded == 0 and again.unchanged == 2
     assert "the index is up to date" in again.summary()
-    assert len(embedder.texts) == first.chunks  # nothing sent to the model the second time
+    assert len(embedder.texts) == first.embedded  # nothing sent to the model the second time
 
 
-def test_adding_an_article_embeds_only_its_chunks(corpus, tmp_path, embedder):
+def test_adding_an_article_embeds_only_its_sentences(corpus, tmp_path, embedder):
     index_dir = tmp_path / "idx"
     base = update(corpus, index_dir, embedder)
     embedder.texts.clear()
@@ -73,14 +85,16 @@ def test_adding_an_article_embeds_only_its_chunks(corpus, tmp_path, embedder):
     report = update(corpus, index_dir, embedder)
     assert (report.new, report.changed, report.removed, report.unchanged) == (1, 0, 0, 2)
     assert report.summary().startswith("+1 new, 0 changed, 0 removed, 2 unchanged")
-    assert report.embedded == len(embedder.texts) == report.chunks - base.chunks
+    assert report.chunks > base.chunks
+    assert report.embedded == len(embedder.texts)
+    assert set(embedder.texts) == sentence_texts(index_dir, "news/dien-bien.md")
     assert all(text.startswith("Dien Bien border talks\n") for text in embedder.texts)
     answer = Assistant.load(index_dir).ask("Who led the Lao delegation at the Dien Bien talks?")
     assert "Bounmy Keola" in answer.answer
     assert answer.sources[0].doc_id == "news/dien-bien.md"
 
 
-def test_editing_one_paragraph_re_embeds_only_the_chunks_that_changed(corpus, tmp_path, embedder):
+def test_editing_one_sentence_re_embeds_only_that_sentence(corpus, tmp_path, embedder):
     index_dir = tmp_path / "idx"
     update(corpus, index_dir, embedder, settings=IndexSettings(chunk_words=40))
     embedder.texts.clear()
@@ -89,9 +103,7 @@ def test_editing_one_paragraph_re_embeds_only_the_chunks_that_changed(corpus, tm
     path.write_text(text.replace("on March 28.", "on March 29."), encoding="utf-8")
     report = update(corpus, index_dir, embedder)
     assert (report.changed, report.unchanged) == (1, 1)
-    chunks_of_article = load_index(index_dir).manifest.documents[path.name]["chunks"]
-    assert 0 < report.embedded < chunks_of_article
-    assert all("March 29" in t for t in embedder.texts)
+    assert report.embedded == 1 and "March 29" in embedder.texts[0]
     assert "March 29" in Assistant.load(index_dir).ask("When was the fifth defence policy dialogue held?").answer
 
 
@@ -124,7 +136,7 @@ def test_full_rebuild_embeds_everything(corpus, tmp_path, embedder):
     first = update(corpus, index_dir, embedder)
     embedder.texts.clear()
     report = update(corpus, index_dir, embedder, full=True)
-    assert report.new == 2 and report.embedded == first.chunks == len(embedder.texts)
+    assert report.new == 2 and report.embedded == first.embedded == len(embedder.texts)
 
 
 def test_changed_settings_rebuild_everything(corpus, tmp_path, embedder):
@@ -232,7 +244,8 @@ def test_incremental_updates_equal_a_full_build(tmp_path_factory, operations):
     left, right = load_index(incremental), load_index(full)
     assert identities(left) == identities(right)
     assert left.manifest.documents == right.manifest.documents
-    np.testing.assert_allclose(left.vectors.vectors(), right.vectors.vectors(), atol=1e-5)
+    np.testing.assert_allclose(left.vectors.chunk_vectors(), right.vectors.chunk_vectors(), atol=1e-5)
+    np.testing.assert_allclose(left.vectors.sentence_vectors, right.vectors.sentence_vectors, atol=1e-5)
     one, two = Assistant(left, embedder), Assistant(right, embedder)
     for query in QUERIES:
         assert_same_ranking(one.search(query, k=5), two.search(query, k=5))

@@ -42,7 +42,8 @@ def write(index_dir, text=TEXT):
     terms = TermTable.from_terms([document_terms(text[c.start : c.end]) for c in chunks])
     bm25 = BM25Index.from_table(terms, IndexSettings().bm25)
     table = ChunkTable.from_chunks(chunks, ["a.txt"])
-    return write_generation(index_dir, manifest, [document], table, VectorIndex.build(vectors), bm25, terms)
+    vector_index = VectorIndex.build(vectors, table.sentence_offsets)
+    return write_generation(index_dir, manifest, [document], table, vector_index, bm25, terms)
 
 
 def test_round_trip(tmp_path):
@@ -54,7 +55,7 @@ def test_round_trip(tmp_path):
     assert index.vectors.size == 2 and index.vectors.dimension == 8
     assert index.bm25.matching(document_terms("memorandum")).tolist() == [1]
     assert index.manifest.model == "test-model"
-    assert set(index.manifest.files) >= {"chunks/spans.npy", "vectors.faiss", "terms/terms.npy"}
+    assert set(index.manifest.files) >= {"chunks/spans.npy", "vectors/sentences.npy", "terms/terms.npy"}
     assert (tmp_path / "texts" / f"{index.documents['a.txt'].sha256}.txt").read_text() == TEXT
 
 
@@ -82,7 +83,7 @@ def test_terms_are_stored_for_updates(tmp_path):
 def test_leftovers_of_a_killed_writer_are_removed(tmp_path):
     current = write(tmp_path)
     (tmp_path / ".tmp-abandoned").mkdir()
-    (tmp_path / ".tmp-abandoned" / "vectors.faiss").write_bytes(b"half")
+    (tmp_path / ".tmp-abandoned" / "chunks.faiss").write_bytes(b"half")
     (tmp_path / f".{POINTER}.1234").write_text("gen-x\n")
     (tmp_path / "gen-orphan").mkdir()
     remove_leftovers(tmp_path)
@@ -133,9 +134,9 @@ def test_no_index_says_what_to_run(tmp_path):
 
 def test_a_corrupted_file_is_detected_by_checksum(tmp_path):
     generation = write(tmp_path)
-    vectors = generation / "vectors.faiss"
+    vectors = generation / "vectors" / "sentences.npy"
     vectors.write_bytes(vectors.read_bytes()[:-10])
-    with pytest.raises(CorruptIndexError, match=r"vectors.faiss is corrupted.*assistant index --full"):
+    with pytest.raises(CorruptIndexError, match=r"sentences.npy is corrupted.*assistant index --full"):
         load_index(tmp_path)
 
 

@@ -1,0 +1,47 @@
+"""Sentence vectors: chunk means for FAISS, best-sentence scores for candidates."""
+
+import numpy as np
+import pytest
+
+from assistant.dense import VectorIndex, chunk_means
+
+
+def unit(*values):
+    vector = np.array(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+SENTENCES = np.vstack([unit(1, 0, 0), unit(0, 1, 0), unit(0, 0, 1), unit(1, 1, 0), unit(0, 1, 1), unit(1, 0, 1)])
+OFFSETS = np.array([0, 2, 3, 6])  # chunk 0: sentences 0-1, chunk 1: sentence 2, chunk 2: sentences 3-5
+
+
+def test_a_chunk_vector_is_the_normalised_mean_of_its_sentences():
+    means = chunk_means(SENTENCES, OFFSETS)
+    np.testing.assert_allclose(means[0], unit(1, 1, 0), atol=1e-6)
+    np.testing.assert_allclose(means[1], unit(0, 0, 1), atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(means, axis=1), 1, atol=1e-6)
+
+
+def test_a_chunk_scores_as_its_best_sentence_in_any_order_of_ids():
+    index = VectorIndex.build(SENTENCES, OFFSETS)
+    query = unit(0, 0, 1)
+    expected = {0: 0.0, 1: 1.0, 2: float(unit(0, 1, 1) @ query)}
+    for ids in ([0, 1, 2], [2, 0], [1], [2, 2, 1]):
+        np.testing.assert_allclose(index.similarities(query, np.array(ids)), [expected[i] for i in ids], atol=1e-6)
+    np.testing.assert_allclose(index.sentence_similarities(query, 2), SENTENCES[3:6] @ query, atol=1e-6)
+
+
+def test_search_finds_chunks_by_their_mean_and_save_load_round_trips(tmp_path):
+    index = VectorIndex.build(SENTENCES, OFFSETS)
+    ids, scores = index.search(unit(1, 1, 0), 2)
+    assert ids.tolist()[0] == 0 and scores[0] == pytest.approx(1.0, abs=1e-6)
+    index.save(tmp_path / "vectors")
+    loaded = VectorIndex.load(tmp_path / "vectors")
+    assert loaded.size == 3 and loaded.dimension == 3
+    np.testing.assert_allclose(loaded.sentence_range(1, 3), SENTENCES[2:6])
+    np.testing.assert_allclose(loaded.chunk_vectors(), index.chunk_vectors())
+
+
+def test_a_chunk_without_sentences_is_refused():
+    with pytest.raises(ValueError, match="at least one sentence"):
+        VectorIndex.build(SENTENCES, np.array([0, 2, 2, 6]))
