@@ -1,7 +1,7 @@
 """Synthetic corpora of real text for the benchmarks, with cached embeddings.
 
 A corpus of N chunks is made of SQuAD paragraphs and the seed articles'
-paragraphs, recombined: article i is "# Synthetic article i" followed by one
+paragraphs, recombined: article i is titled "Synthetic article i" (front matter) and holds one
 paragraph. It is clearly synthetic; the text in it is real. Building such a
 corpus at 100k chunks with the real model would take hours, so the bulk
 vectors come from a cache: each distinct sentence is embedded once by the
@@ -49,7 +49,8 @@ def source_paragraphs(max_words: int = 110) -> list[str]:
 
 
 def article_text(number: int, paragraphs: list[str]) -> str:
-    return f"# Synthetic article {number}\n\n{paragraphs[number % len(paragraphs)]}\n"
+    """Front matter names the article, so its body (all that is chunked and embedded) is one real paragraph."""
+    return f"---\ntitle: Synthetic article {number}\n---\n\n{paragraphs[number % len(paragraphs)]}\n"
 
 
 def source_sentences(paragraphs: list[str]) -> list[str]:
