@@ -5,7 +5,9 @@ FAISS vector is the normalised mean of its sentences'. FAISS finds candidate
 chunks by that mean, and a candidate is then scored by its best sentence: a
 question usually asks about one sentence, and on the SQuAD tuning half the
 best-sentence similarity ranks paragraphs far better than a whole-chunk
-embedding (recall@1 0.71 against 0.64 alone; README, "Quality levers").
+embedding (dense alone: recall@1 0.70 against 0.64; README, "Quality levers").
+The offsets that map chunks to sentence rows are the chunk table's own
+(`ChunkTable.sentence_offsets`), so they are stored once, with the chunks.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import numpy as np
 
 CHUNK_INDEX = "chunks.faiss"
 SENTENCE_VECTORS = "sentences.npy"
-SENTENCE_OFFSETS = "offsets.npy"
 
 
 def chunk_means(sentence_vectors: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -72,10 +73,6 @@ class VectorIndex:
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 
-    def sentence_similarities(self, query: np.ndarray, chunk_id: int) -> np.ndarray:
-        """Cosine similarity of the query to each sentence of one chunk, in order."""
-        return self.sentence_range(chunk_id, chunk_id + 1) @ query.reshape(-1)
-
     def similarities(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Each chunk's score for the query: the similarity of its best sentence."""
         ids = np.asarray(ids, dtype=np.int64)
@@ -91,12 +88,9 @@ class VectorIndex:
         folder.mkdir()
         faiss.write_index(self._index, str(folder / CHUNK_INDEX))
         np.save(folder / SENTENCE_VECTORS, self.sentence_vectors)
-        np.save(folder / SENTENCE_OFFSETS, self.offsets)
 
     @classmethod
-    def load(cls, folder: Path) -> VectorIndex:
-        return cls(
-            faiss.read_index(str(folder / CHUNK_INDEX)),
-            np.load(folder / SENTENCE_VECTORS, mmap_mode="r"),
-            np.load(folder / SENTENCE_OFFSETS),
-        )
+    def load(cls, folder: Path, offsets: np.ndarray) -> VectorIndex:
+        """The vectors saved in `folder`; `offsets` are the chunk table's sentence offsets."""
+        sentence_vectors = np.load(folder / SENTENCE_VECTORS, mmap_mode="r")
+        return cls(faiss.read_index(str(folder / CHUNK_INDEX)), sentence_vectors, np.asarray(offsets, dtype=np.int64))

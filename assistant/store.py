@@ -289,11 +289,12 @@ def load_index(index_dir: Path) -> StoredIndex:
     generation = current_generation(index_dir)
     manifest = read_manifest(generation)
     _verify(generation, manifest)
+    chunks = ChunkTable.load(generation / CHUNKS_FOLDER, list(manifest.documents))
     return StoredIndex(
         manifest=manifest,
         documents=DocumentStore(index_dir / TEXTS, manifest.documents),
-        chunks=ChunkTable.load(generation / CHUNKS_FOLDER, list(manifest.documents)),
-        vectors=VectorIndex.load(generation / VECTORS_FOLDER),
+        chunks=chunks,
+        vectors=VectorIndex.load(generation / VECTORS_FOLDER, chunks.sentence_offsets),
         bm25=BM25Index.load(generation / BM25_FOLDER),
         location=generation,
     )
