@@ -19,7 +19,7 @@ import click
 
 from assistant.errors import AssistantError
 from assistant.records import Answer, Passage
-from assistant.settings import BM25_METHODS, BM25Params, IndexSettings
+from assistant.settings import BACKENDS, BM25_METHODS, BM25Params, IndexSettings
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
@@ -136,6 +136,7 @@ wait_option = click.option(
 @click.option("--model", default=None, help=f"Embedding model: name or path [default: {IndexSettings.model}].")
 @click.option("--chunk-words", type=click.IntRange(10), default=None, help=f"[default: {IndexSettings.chunk_words}]")
 @click.option("--overlap", type=click.IntRange(0), default=None, help=f"Sentences [default: {IndexSettings.overlap_sentences}]")
+@click.option("--backend", type=click.Choice(BACKENDS), default=None, help=f"Model runtime [default: {IndexSettings.backend}].")
 @click.option("--bm25", "bm25_method", type=click.Choice(BM25_METHODS), default=None, help=f"[default: {BM25Params.method}]")
 @wait_option
 @user_errors
@@ -146,6 +147,7 @@ def index(
     model: str | None,
     chunk_words: int | None,
     overlap: int | None,
+    backend: str | None,
     bm25_method: str | None,
     wait: float,
 ) -> None:
@@ -156,7 +158,7 @@ def index(
     from assistant.indexer import update_index
     from assistant.store import current_generation, read_manifest
 
-    overrides = {"model": model, "chunk_words": chunk_words, "overlap_sentences": overlap}
+    overrides = {"model": model, "chunk_words": chunk_words, "overlap_sentences": overlap, "backend": backend}
     overrides = {k: v for k, v in overrides.items() if v is not None}
     settings = None
     if overrides or bm25_method:

@@ -14,7 +14,7 @@ from typing import Any
 
 from assistant.answering import Decision, QuestionProfile, answer_question
 from assistant.conversation import ConversationState
-from assistant.embedder import Embedder
+from assistant.embedder import Embedder, model_cache
 from assistant.errors import AssistantError, CorruptIndexError, IndexMismatchError, NoIndexError
 from assistant.indexer import UpdateReport, update_index
 from assistant.ingest import Admission, admit, withdraw
@@ -69,7 +69,7 @@ class Assistant:
                 f"index at {index_dir}/ was built with model {built_with!r}, not {model!r} — "
                 f"query without --model, or rebuild: assistant index --full"
             )
-        embedder = Embedder(built_with, index.manifest.settings.batch_size)
+        embedder = _embedder_for(index, index_dir)
         return cls(index, embedder, settings, index_dir=index_dir, corpus_dir=corpus_dir)
 
     def refresh(self) -> bool:
@@ -92,8 +92,8 @@ class Assistant:
                     if attempt == 2 or pointer_state(self.index_dir) == name:
                         raise  # not a race with a writer: the index itself is broken
             embedder = self.retriever.embedder
-            if index.manifest.model != embedder.model_name:
-                embedder = Embedder(index.manifest.model, index.manifest.settings.batch_size)
+            if (index.manifest.model, index.manifest.settings.backend) != (embedder.model_name, embedder.backend):
+                embedder = _embedder_for(index, self.index_dir)
             _check_dimension(index, embedder)
             self.retriever = HybridRetriever(index, embedder, self.settings)
             log.info("now answering from %s", index.location.name)
@@ -178,6 +178,7 @@ def describe(manifest: dict[str, Any]) -> dict[str, Any]:
         "documents": len(manifest["documents"]),
         "chunks": manifest["chunk_count"],
         "model": manifest["model"],
+        "backend": manifest["settings"].get("backend", "torch"),
         "dimension": manifest["dimension"],
         "built_at": manifest["built_at"],
         "corpus": manifest["corpus"],
@@ -195,3 +196,9 @@ def _check_dimension(index: StoredIndex, embedder: Embedder) -> None:
 def _require_text(text: str) -> None:
     if not text or not text.strip():
         raise AssistantError("the question is empty")
+
+
+def _embedder_for(index: StoredIndex, index_dir: Path) -> Embedder:
+    """The model and backend the index was built with: questions must be embedded as its sentences were."""
+    settings = index.manifest.settings
+    return Embedder(index.manifest.model, settings.batch_size, settings.backend, model_cache(index_dir))

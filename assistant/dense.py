@@ -8,10 +8,16 @@ best-sentence similarity ranks paragraphs far better than a whole-chunk
 embedding (dense alone: recall@1 0.70 against 0.64; README, "Quality levers").
 The offsets that map chunks to sentence rows are the chunk table's own
 (`ChunkTable.sentence_offsets`), so they are stored once, with the chunks.
+
+Up to `EXACT_SEARCH_LIMIT` chunks the candidates are found by exact search;
+above it by an inverted-file index (IVF), whose probes were chosen so that
+its top 10 agree with exact search's at least 99 % of the time
+(benchmarks/scale.py; README, "Speed at scale").
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import faiss
@@ -19,6 +25,31 @@ import numpy as np
 
 CHUNK_INDEX = "chunks.faiss"
 SENTENCE_VECTORS = "sentences.npy"
+EXACT_SEARCH_LIMIT = 50_000  # chunks
+IVF_LISTS_PER_ROOT = 4  # inverted lists per square root of the chunk count
+IVF_PROBE_SHARE = 0.05  # share of the lists searched per question
+IVF_TRAINING_PER_LIST = 64  # training vectors per list (faiss's k-means needs ~40 at least)
+
+
+def candidate_index(means: np.ndarray) -> faiss.Index:
+    """A FAISS index over the chunk means: exact up to `EXACT_SEARCH_LIMIT` vectors, IVF above."""
+    count, dimension = means.shape
+    if count <= EXACT_SEARCH_LIMIT:
+        index = faiss.IndexFlatIP(dimension)
+    else:
+        lists = round(IVF_LISTS_PER_ROOT * math.sqrt(count))
+        index = faiss.index_factory(dimension, f"IVF{lists},Flat", faiss.METRIC_INNER_PRODUCT)
+        rows = np.random.default_rng(0).choice(count, size=min(count, lists * IVF_TRAINING_PER_LIST), replace=False)
+        index.train(means[np.sort(rows)])
+        _set_probes(index)
+    if count:
+        index.add(means)
+    return index
+
+
+def _set_probes(index: faiss.Index) -> None:
+    if isinstance(index, faiss.IndexIVF):
+        index.nprobe = max(1, math.ceil(IVF_PROBE_SHARE * index.nlist))
 
 
 def chunk_means(sentence_vectors: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -43,10 +74,12 @@ class VectorIndex:
     def build(cls, sentence_vectors: np.ndarray, offsets: np.ndarray) -> VectorIndex:
         if len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != len(sentence_vectors) or np.any(np.diff(offsets) < 1):
             raise ValueError("every chunk needs at least one sentence vector, in order")
-        index = faiss.IndexFlatIP(sentence_vectors.shape[1])
-        if len(offsets) > 1:
-            index.add(chunk_means(sentence_vectors, offsets))
+        index = candidate_index(chunk_means(sentence_vectors, offsets))
         return cls(index, np.ascontiguousarray(sentence_vectors, dtype=np.float32), np.asarray(offsets, dtype=np.int64))
+
+    @property
+    def exact(self) -> bool:
+        return not isinstance(self._index, faiss.IndexIVF)
 
     @property
     def dimension(self) -> int:
@@ -58,7 +91,7 @@ class VectorIndex:
         return self._index.ntotal
 
     def chunk_vectors(self) -> np.ndarray:
-        return self._index.reconstruct_n(0, self.size) if self.size else np.zeros((0, self.dimension), np.float32)
+        return chunk_means(self.sentence_vectors, self.offsets)
 
     def sentence_range(self, start: int, stop: int) -> np.ndarray:
         """Sentence vectors of chunks [start, stop), for carrying unchanged chunks into a new generation."""
@@ -93,4 +126,6 @@ class VectorIndex:
     def load(cls, folder: Path, offsets: np.ndarray) -> VectorIndex:
         """The vectors saved in `folder`; `offsets` are the chunk table's sentence offsets."""
         sentence_vectors = np.load(folder / SENTENCE_VECTORS, mmap_mode="r")
-        return cls(faiss.read_index(str(folder / CHUNK_INDEX)), sentence_vectors, np.asarray(offsets, dtype=np.int64))
+        index = faiss.read_index(str(folder / CHUNK_INDEX))
+        _set_probes(index)
+        return cls(index, sentence_vectors, np.asarray(offsets, dtype=np.int64))

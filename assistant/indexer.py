@@ -22,7 +22,7 @@ import numpy as np
 
 from assistant.corpus import read_document, scan_files
 from assistant.dense import VectorIndex
-from assistant.embedder import Embedder
+from assistant.embedder import Embedder, model_cache
 from assistant.errors import CorruptIndexError, EmptyCorpusError, IndexMismatchError, NoIndexError
 from assistant.lexical import BM25Index, TermTable
 from assistant.records import Chunk, Document
@@ -75,6 +75,10 @@ def embedded_text(document: Document, sentence: Span) -> str:
     """What the embedder sees of a sentence: its article's title, then the sentence."""
     start, end = sentence
     return f"{document.title}\n{document.text[start:end]}"
+
+
+def _model_of(embedder: Embedder) -> tuple[str, str]:
+    return embedder.model_name, embedder.backend
 
 
 def _text_key(text: str) -> str:
@@ -159,8 +163,8 @@ def update_index(
     """
     began = time.perf_counter()
     timings: dict[str, float] = {}
-    if embedder is not None and settings is not None and embedder.model_name != settings.model:
-        raise ValueError(f"embedder {embedder.model_name!r} is not the model of the settings, {settings.model!r}")
+    if embedder is not None and settings is not None and _model_of(embedder) != (settings.model, settings.backend):
+        raise ValueError(f"embedder {_model_of(embedder)} is not the settings' {settings.model!r} on {settings.backend}")
     if not corpus_dir.is_dir():
         raise EmptyCorpusError(f"no corpus folder at {corpus_dir}/")
     with writer_lock(index_dir, wait):
@@ -184,9 +188,9 @@ def update_index(
         timings["chunk"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
-        model = embedder if embedder is not None and embedder.model_name == settings.model else None
+        model = embedder if embedder is not None and _model_of(embedder) == (settings.model, settings.backend) else None
         if plan.new_texts and model is None:
-            model = Embedder(settings.model, settings.batch_size)
+            model = Embedder(settings.model, settings.batch_size, settings.backend, model_cache(index_dir))
         dimension = model.dimension if model is not None else previous.index.manifest.dimension
         sentence_vectors = plan.sentence_vectors(model, dimension, progress)
         timings["embed"] = time.perf_counter() - mark

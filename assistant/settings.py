@@ -17,6 +17,8 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # term frequency, unlike bm25s's and the paper's, so BM25L is not offered).
 BM25_METHODS = ("okapi", "bm25+")
 FUSION_METHODS = ("weighted", "rrf")
+# How the embedding model runs: PyTorch, or an ONNX export of it in fp32 or int8 (assistant/onnx_backend.py).
+BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 def default_corpus_dir() -> Path:
@@ -48,8 +50,11 @@ class IndexSettings:
     overlap_sentences: int = 1
     bm25: BM25Params = field(default_factory=BM25Params)
     batch_size: int = 32
+    backend: str = "onnx"  # same vectors as "torch", 3x faster per question, no torch import (README, "A faster embedder")
 
     def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown embedding backend {self.backend!r}; choose from {', '.join(BACKENDS)}")
         if self.chunk_words < 10:
             raise ValueError("chunk_words must be at least 10")
         if self.overlap_sentences < 0:
@@ -63,6 +68,7 @@ class IndexSettings:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["bm25"] = BM25Params(**values.get("bm25", {}))
+        values.setdefault("backend", "torch")  # indexes from before the setting were embedded with PyTorch
         return cls(**values)
 
 

@@ -5,7 +5,7 @@ paragraphs, recombined: article i is titled "Synthetic article i" (front matter)
 paragraph. It is clearly synthetic; the text in it is real. Building such a
 corpus at 100k chunks with the real model would take hours, so the bulk
 vectors come from a cache: each distinct sentence is embedded once by the
-real model (as "Synthetic article\n<sentence>", cached in benchmarks/cache/)
+real model (as "Synthetic article\n<sentence>", cached per backend in benchmarks/cache/)
 and reused for every article that holds it, whatever its number. What a
 benchmark measures itself (an added article, a query, a build ratio) always
 goes through the real model.
@@ -21,6 +21,7 @@ import numpy as np
 
 from assistant.embedder import Embedder
 from assistant.segment import count_words, split_sentences
+from assistant.settings import IndexSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "benchmarks" / "cache"
@@ -60,23 +61,23 @@ def source_sentences(paragraphs: list[str]) -> list[str]:
 class CachedEmbedder(Embedder):
     """The real model, except that a title and a known sentence get that sentence's cached vector."""
 
-    def __init__(self, paragraphs: list[str]) -> None:
-        super().__init__()
+    def __init__(self, paragraphs: list[str], backend: str = IndexSettings.backend, cache_dir: Path | None = None) -> None:
+        super().__init__(backend=backend, cache_dir=cache_dir or CACHE / "models")
         sentences = source_sentences(paragraphs)
         key = hashlib.sha256("\x00".join(sentences).encode()).hexdigest()[:16]
-        path = CACHE / f"sentences-{key}.npy"
+        path = CACHE / f"sentences-{backend}-{key}.npy"
         if path.exists():
             vectors = np.load(path)
         else:
             vectors = super().encode_documents([f"Synthetic article\n{s}" for s in sentences], progress=True)
             CACHE.mkdir(parents=True, exist_ok=True)
             np.save(path, vectors)
-        self._cached = {s: v for s, v in zip(sentences, vectors, strict=True)}
+        self.cached = {s: v for s, v in zip(sentences, vectors, strict=True)}
         self.model_calls = 0
 
     def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
         bodies = [t.split("\n", 1)[-1] for t in texts]  # the title, then the sentence
-        missing = [t for t, b in zip(texts, bodies, strict=True) if b not in self._cached]
+        missing = [t for t, b in zip(texts, bodies, strict=True) if b not in self.cached]
         fresh = iter(super().encode_documents(missing, progress) if missing else [])
         self.model_calls += len(missing)
-        return np.vstack([self._cached[b] if b in self._cached else next(fresh) for b in bodies]).astype(np.float32)
+        return np.vstack([self.cached[b] if b in self.cached else next(fresh) for b in bodies]).astype(np.float32)

@@ -7,26 +7,26 @@ only: half of them are removed from the index, and the evidence of their
 questions (which must be refused) is set against the evidence of the kept
 ones (which must be answered). Writes benchmarks/results/levers.json.
 
-    .venv/bin/python benchmarks/levers.py [--every 5]
+    .venv/bin/python benchmarks/levers.py [--every 5] [--backend torch]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import tempfile
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from squad import ROOT, TextCacheEmbedder, write_corpus
+from squad import ROOT, TextCacheEmbedder, options, squad_index
 from tqdm import tqdm
 
 from assistant.answering import Evidence
 from assistant.core import Assistant
 from assistant.evaluation import document_ranking, retrieval_metrics
 from assistant.indexer import update_index
-from assistant.settings import EvidenceWeights, IndexSettings, SearchSettings
+from assistant.settings import EvidenceWeights, SearchSettings
+from assistant.store import load_index
 
 RESULTS = ROOT / "benchmarks" / "results" / "levers.json"
 FUSIONS = [("bm25 alone", "bm25", {}), ("dense alone", "dense", {})]
@@ -99,17 +99,14 @@ def abstention_table(kept: list[Evidence | None], removed: list[Evidence | None]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--every", type=int, default=5, help="ask every Nth question of the tuning half")
-    every = parser.parse_args().every
-    embedder = TextCacheEmbedder()
+    args = options(__doc__)
+    every = args.every
+    embedder = TextCacheEmbedder(args.backend)
     with tempfile.TemporaryDirectory() as folder:
-        corpus, index_dir = Path(folder) / "corpus", Path(folder) / "index"
-        tune, _, questions = write_corpus(corpus)
-        update_index(corpus, index_dir, IndexSettings(), embedder=embedder, progress=True)
-        assistant = Assistant.load(index_dir)
-        assistant.retriever.embedder = embedder
-        items = [q for title in tune for q in questions[title]][::every]
+        squad = squad_index(Path(folder), embedder)
+        corpus, index_dir, tune = squad.corpus, squad.index_dir, squad.tune
+        assistant = Assistant(load_index(index_dir), embedder, index_dir=index_dir)
+        items = squad.asked(tune, every)
         rows = fusion_table(assistant, items)
 
         removed_titles, kept_titles = tune[: len(tune) // 2], tune[len(tune) // 2 :]
@@ -117,10 +114,9 @@ def main() -> None:
             shutil.rmtree(corpus / title)
         update_index(corpus, index_dir, embedder=embedder)
         assistant.refresh()
-        assistant.retriever.embedder = embedder
 
         def evidence(titles: list[str]) -> list[Evidence | None]:
-            asked = [q for title in titles for q in questions[title]][::every]
+            asked = squad.asked(titles, every)
             return [assistant.decide(q.question).evidence for q in tqdm(asked, desc="evidence", leave=False)]
 
         kept, removed = evidence(kept_titles), evidence(removed_titles)

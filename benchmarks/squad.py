@@ -6,10 +6,10 @@ and levers.py, which tune on the other half); only the held-out half is
 reported here. Unanswerable questions: the held-out articles are split again,
 one part is removed from the index (an incremental update), and that part's
 questions must then be refused, while the rest must still be answered.
-Embeddings are cached by text in benchmarks/cache/. Writes
+Embeddings are cached by text (and backend) in benchmarks/cache/. Writes
 benchmarks/results/squad.json.
 
-    .venv/bin/python benchmarks/squad.py [--every 5]
+    .venv/bin/python benchmarks/squad.py [--every 5] [--backend torch]
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,22 +32,24 @@ from assistant.core import Assistant
 from assistant.embedder import Embedder
 from assistant.evaluation import Outcome, QAItem, evaluate
 from assistant.indexer import update_index
-from assistant.settings import IndexSettings
+from assistant.settings import BACKENDS, IndexSettings
+from assistant.store import load_index
 
 ROOT = Path(__file__).resolve().parent.parent
-CACHE = ROOT / "benchmarks" / "cache" / "squad-texts.npz"
+CACHE = ROOT / "benchmarks" / "cache"
 RESULTS = ROOT / "benchmarks" / "results" / "squad.json"
 
 
 class TextCacheEmbedder(Embedder):
     """The real model, remembering every text it embedded across runs (and every query within one)."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, backend: str = IndexSettings.backend) -> None:
+        super().__init__(backend=backend, cache_dir=CACHE / "models")
+        self.path = CACHE / f"squad-texts-{backend}.npz"
         self.cache: dict[str, np.ndarray] = {}
         self.queries: dict[str, np.ndarray] = {}
-        if CACHE.exists():
-            stored = np.load(CACHE)
+        if self.path.exists():
+            stored = np.load(self.path)
             self.cache = dict(zip(stored["keys"].tolist(), stored["vectors"], strict=True))
 
     def encode_query(self, text: str) -> np.ndarray:
@@ -60,8 +63,8 @@ class TextCacheEmbedder(Embedder):
         if missing:
             for text, vector in zip(missing, super().encode_documents(missing, progress), strict=True):
                 self.cache[hashlib.sha1(text.encode()).hexdigest()] = vector
-            CACHE.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(CACHE, keys=np.array(list(self.cache)), vectors=np.array(list(self.cache.values())))
+            CACHE.mkdir(parents=True, exist_ok=True)
+            np.savez(self.path, keys=np.array(list(self.cache)), vectors=np.array(list(self.cache.values())))
         return np.vstack([self.cache[k] for k in keys]).astype(np.float32)
 
 
@@ -84,19 +87,44 @@ def write_corpus(folder: Path) -> tuple[list[str], list[str], dict[str, list[QAI
     return tune, heldout, questions
 
 
+@dataclass
+class SquadIndex:
+    corpus: Path
+    index_dir: Path
+    tune: list[str]  # article names of the tuning half
+    heldout: list[str]
+    questions: dict[str, list[QAItem]]  # by article name
+    build_seconds: float
+
+    def asked(self, titles: list[str], every: int) -> list[QAItem]:
+        return [q for title in titles for q in self.questions[title]][::every]
+
+
+def squad_index(folder: Path, embedder: TextCacheEmbedder) -> SquadIndex:
+    """Every SQuAD paragraph written as an article under `folder` and indexed with `embedder`'s backend."""
+    corpus, index_dir = folder / "corpus", folder / "index"
+    tune, heldout, questions = write_corpus(corpus)
+    began = time.perf_counter()
+    update_index(corpus, index_dir, IndexSettings(backend=embedder.backend), embedder=embedder, progress=True)
+    return SquadIndex(corpus, index_dir, tune, heldout, questions, time.perf_counter() - began)
+
+
+def options(about: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=about.splitlines()[0])
+    parser.add_argument("--every", type=int, default=5, help="ask every Nth question of the half")
+    parser.add_argument("--backend", choices=BACKENDS, default=IndexSettings.backend, help="how the model runs")
+    return parser.parse_args()
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--every", type=int, default=5, help="ask every Nth question of the held-out half")
-    every = parser.parse_args().every
-    embedder = TextCacheEmbedder()
+    args = options(__doc__)
+    every = args.every
+    embedder = TextCacheEmbedder(args.backend)
     with tempfile.TemporaryDirectory() as folder:
-        corpus, index_dir = Path(folder) / "corpus", Path(folder) / "index"
-        _, heldout, questions = write_corpus(corpus)
-        began = time.perf_counter()
-        update_index(corpus, index_dir, IndexSettings(), embedder=embedder, progress=True)
-        build_seconds = time.perf_counter() - began
-        assistant = Assistant.load(index_dir)
-        items = [q for title in heldout for q in questions[title]][::every]
+        squad = squad_index(Path(folder), embedder)
+        corpus, index_dir, heldout = squad.corpus, squad.index_dir, squad.heldout
+        assistant = Assistant(load_index(index_dir), embedder, index_dir=index_dir)
+        items = squad.asked(heldout, every)
         report = evaluate(assistant, items, progress=True)
         latencies = []
         for item in items[:200]:
@@ -111,14 +139,14 @@ def main() -> None:
             shutil.rmtree(corpus / title)
         update_index(corpus, index_dir, embedder=embedder)
         assistant.refresh()
-        removed = [q for title in removed_titles for q in questions[title]][::every]
-        kept = [q for title in kept_titles for q in questions[title]][::every]
+        removed, kept = squad.asked(removed_titles, every), squad.asked(kept_titles, every)
         refused = sum(assistant.ask(q.question).abstained for q in removed)
         kept_outcomes = [Outcome(q, assistant.ask(q.question)) for q in kept]
     report.update(
         {
+            "backend": embedder.backend,
             "articles_heldout": len(heldout),
-            "build_seconds_with_cache": round(build_seconds, 1),
+            "build_seconds_with_cache": round(squad.build_seconds, 1),
             "answer_latency_ms_p50": round(statistics.median(latencies), 1),
             "answer_latency_ms_p95": round(sorted(latencies)[int(0.95 * len(latencies)) - 1], 1),
             "removed_article_questions": len(removed),

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One ONNX export per test session, shared by every index and subprocess the tests make."""
+    if "ASSISTANT_MODEL_CACHE" not in os.environ:
+        folder = tempfile.mkdtemp(prefix="assistant-models-")
+        os.environ["ASSISTANT_MODEL_CACHE"] = folder
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_CORPUS = ROOT / "corpus"

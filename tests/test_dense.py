@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from assistant import dense
 from assistant.dense import VectorIndex, chunk_means
 
 
@@ -44,3 +45,22 @@ def test_search_finds_chunks_by_their_mean_and_save_load_round_trips(tmp_path):
 def test_a_chunk_without_sentences_is_refused():
     with pytest.raises(ValueError, match="at least one sentence"):
         VectorIndex.build(SENTENCES, np.array([0, 2, 2, 6]))
+
+
+def test_above_the_exact_limit_candidates_come_from_an_ivf_index(tmp_path, monkeypatch):
+    rng = np.random.default_rng(7)
+    centres = rng.normal(size=(20, 16))
+    sentences = (centres[rng.integers(0, 20, size=3000)] + 0.3 * rng.normal(size=(3000, 16))).astype(np.float32)
+    sentences /= np.linalg.norm(sentences, axis=1, keepdims=True)
+    offsets = np.arange(0, 3001, 3)  # 1,000 chunks of three sentences
+    exact = VectorIndex.build(sentences, offsets)
+    monkeypatch.setattr(dense, "EXACT_SEARCH_LIMIT", 500)
+    approximate = VectorIndex.build(sentences, offsets)
+    assert exact.exact and not approximate.exact and approximate.size == 1000
+    approximate.save(tmp_path / "vectors")
+    loaded = VectorIndex.load(tmp_path / "vectors", offsets)
+    assert not loaded.exact and loaded._index.nprobe == approximate._index.nprobe > 1
+    means = exact.chunk_vectors()
+    for chunk in (0, 321, 999):  # a chunk's own mean lies in the list it was filed under, which is probed first
+        assert loaded.search(means[chunk], 5)[0][0] == chunk
+    np.testing.assert_allclose(loaded.chunk_vectors(), means, atol=1e-6)
