@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test index lint browser clean
+.PHONY: install run test index lint browser peers clean
 
 install: $(STAMP)
 
@@ -34,5 +34,13 @@ browser:
 test: install lint browser
 	HF_HUB_OFFLINE=1 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pytest
 
+# LlamaIndex and Haystack beside our pipeline (benchmarks/peers.py), in their own environment.
+PEERS := .venv-peers
+peers:
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/pip install --quiet torch==2.13.0
+	$(PEERS)/bin/pip install --quiet -e '.[peers]'
+	cd benchmarks && HF_HUB_OFFLINE=1 ../$(PEERS)/bin/python peers.py
+
 clean:
-	rm -rf $(VENV) index .pytest_cache
+	rm -rf $(VENV) $(PEERS) index .pytest_cache

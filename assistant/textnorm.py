@@ -46,6 +46,9 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFC", stripped)
 
 
+_fold_word = lru_cache(maxsize=1 << 16)(fold)  # words recur: analysing a text is mostly cache hits
+
+
 @lru_cache(maxsize=1)
 def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
@@ -94,7 +97,7 @@ def analyze(text: str, compounding: Compounding = "capitalized") -> Analyzed:
     previous: tuple[str, bool, int] | None = None  # folded word, capitalised, end offset
     for match in _WORD.finditer(normalized):
         raw = match.group()
-        folded = fold(raw)
+        folded = _fold_word(raw)
         if folded in STOP_WORDS:
             previous = None
             continue

@@ -13,9 +13,10 @@ from the cache, and everything else is the real pipeline. In one run:
 - cold start and memory, in a fresh process per size: process start to the
   first answer, the model's load apart; peak memory over the index's own
   bytes (vectors + BM25 arrays + chunk text); the index's size on disk;
-- FAISS alone, 100k to 1M chunk vectors (means of five cached sentence
-  vectors each): exact search against the IVF index chosen above
-  `EXACT_SEARCH_LIMIT`, and the IVF's recall@10 against exact search.
+- FAISS alone, 20k to 1M chunk vectors (each a jittered mean of some of
+  one real paragraph's cached sentence vectors): exact search against the
+  IVF index chosen above `EXACT_SEARCH_LIMIT`, and the IVF's recall@10
+  against exact search.
 
 Writes benchmarks/results/scale.json.
 
@@ -44,10 +45,20 @@ from tqdm import tqdm
 from assistant import dense
 from assistant.embedder import Embedder, model_cache
 from assistant.indexer import update_index
+from assistant.segment import split_sentences
 from assistant.settings import IndexSettings
 
 RESULTS = ROOT / "benchmarks" / "results" / "scale.json"
 QUESTIONS = 200
+PARTS = ["ratio", "sizes", "faiss"]
+
+
+def peak_rss() -> int:
+    """This process's peak resident memory in bytes (VmHWM: unlike ru_maxrss, not inherited from the parent)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -123,7 +134,7 @@ def serve(index_dir: Path, questions: list[str]) -> None:
     settings = read_manifest(current_generation(index_dir)).settings
     embedder = Embedder(settings.model, settings.batch_size, settings.backend, model_cache(index_dir))
     model_loaded = time.time()
-    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    base_rss = peak_rss()
     assistant = Assistant.load(index_dir)
     index_loaded = time.time()
     assistant.ask(questions[0])
@@ -149,7 +160,7 @@ def serve(index_dir: Path, questions: list[str]) -> None:
         "answer_p50_over_query_encode": round(statistics.median(answer) / encode_p50, 2),
         "exact_search": assistant.index.vectors.exact,
         "rss_before_index_bytes": base_rss,
-        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "peak_rss_bytes": peak_rss(),
     }
     print(json.dumps(row))
 
@@ -162,8 +173,8 @@ def spawn(*args: str) -> dict:
 
 def build_worker(corpus: Path, index_dir: Path, backend: str) -> None:
     """Worker: a full build with cached bulk vectors, its phases and its peak memory."""
-    embedder = CachedEmbedder(source_paragraphs(), backend=backend, cache_dir=index_dir.parent / "models")
-    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    embedder = CachedEmbedder(source_paragraphs(), backend=backend, cache_dir=model_cache(index_dir))
+    base_rss = peak_rss()
     began = time.perf_counter()
     report = update_index(corpus, index_dir, IndexSettings(backend=backend), embedder=embedder)
     seconds = time.perf_counter() - began
@@ -172,7 +183,7 @@ def build_worker(corpus: Path, index_dir: Path, backend: str) -> None:
         "build_seconds_cached_vectors": round(seconds, 2),
         "phases": report.timings,
         "rss_before_build_bytes": base_rss,
-        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "peak_rss_bytes": peak_rss(),
     }
     print(json.dumps(row))
 
@@ -200,14 +211,21 @@ def measure_size(size: int, backend: str, paragraphs: list[str], questions: Path
     return row
 
 
-def chunk_vectors(sentences: np.ndarray, count: int) -> np.ndarray:
-    """`count` distinct chunk-like vectors: normalised means of five random cached sentence vectors."""
+def chunk_vectors(paragraph_vectors: list[np.ndarray], count: int) -> np.ndarray:
+    """`count` distinct chunk-like vectors, each about one real paragraph.
+
+    A vector is the normalised mean of two to five of one paragraph's
+    sentence vectors, each jittered a little: many articles on the same
+    stories, told differently, as in a growing news corpus.
+    """
     rng = np.random.default_rng(1)
-    out = np.empty((count, sentences.shape[1]), dtype=np.float32)
-    for start in range(0, count, 100_000):
-        rows = rng.integers(0, len(sentences), size=(min(100_000, count - start), 5))
-        block = sentences[rows].sum(axis=1)
-        out[start : start + len(block)] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    dimension = paragraph_vectors[0].shape[1]
+    out = np.empty((count, dimension), dtype=np.float32)
+    for row, paragraph in enumerate(rng.integers(0, len(paragraph_vectors), size=count)):
+        sentences = paragraph_vectors[paragraph]
+        picked = sentences[rng.choice(len(sentences), size=min(len(sentences), rng.integers(2, 6)), replace=False)]
+        mean = (picked + 0.02 * rng.normal(size=picked.shape)).sum(axis=0)
+        out[row] = mean / np.linalg.norm(mean)
     return out
 
 
@@ -221,6 +239,8 @@ def faiss_row(vectors: np.ndarray, queries: np.ndarray, k: int = 50) -> dict:
     finally:
         dense.EXACT_SEARCH_LIMIT = previous_limit
     ivf_build = time.perf_counter() - began
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)  # as VectorIndex.search runs a question
     row: dict = {"vectors": len(vectors), "ivf_lists": ivf.nlist, "ivf_build_seconds": round(ivf_build, 2)}
     exact_ms, exact_top = [], []
     for query in queries:
@@ -229,7 +249,7 @@ def faiss_row(vectors: np.ndarray, queries: np.ndarray, k: int = 50) -> dict:
         exact_ms.append((time.perf_counter() - began) * 1000)
     row["exact_ms_p50"] = percentile(exact_ms, 0.5)
     shipped = ivf.nprobe
-    for probes in sorted({max(1, ivf.nlist // 100), max(1, ivf.nlist // 50), shipped, ivf.nlist // 10}):
+    for probes in sorted({max(1, ivf.nlist // 50), max(1, ivf.nlist // 20), shipped, ivf.nlist // 5}):
         ivf.nprobe = probes
         ms, overlap = [], []
         for query, truth in zip(queries, exact_top, strict=True):
@@ -239,6 +259,7 @@ def faiss_row(vectors: np.ndarray, queries: np.ndarray, k: int = 50) -> dict:
             overlap.append(len(set(found[:10]) & set(truth[:10])) / 10)
         label = "shipped" if probes == shipped else f"probes_{probes}"
         row[label] = {"probes": probes, "ms_p50": percentile(ms, 0.5), "recall_at_10": round(float(np.mean(overlap)), 4)}
+    faiss.omp_set_num_threads(threads)
     print(json.dumps(row), flush=True)
     return row
 
@@ -246,8 +267,9 @@ def faiss_row(vectors: np.ndarray, queries: np.ndarray, k: int = 50) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000, 100000])
-    parser.add_argument("--vectors", type=int, nargs="*", default=[100000, 300000, 1000000])
+    parser.add_argument("--vectors", type=int, nargs="*", default=[20000, 100000, 300000, 1000000])
     parser.add_argument("--backend", default=IndexSettings.backend)
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=PARTS, help="measure these; keep the rest from the last run")
     parser.add_argument("--build-worker", nargs=3, metavar=("CORPUS", "INDEX", "BACKEND"), help=argparse.SUPPRESS)
     parser.add_argument("--serve-worker", nargs=2, metavar=("INDEX", "QUESTIONS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -260,18 +282,26 @@ def main() -> None:
 
     paragraphs = source_paragraphs()
     questions = squad_questions(QUESTIONS)
-    report: dict = {"backend": args.backend, "exact_search_limit": dense.EXACT_SEARCH_LIMIT, "sizes": [], "faiss": []}
+    report: dict = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+    report.update({"backend": args.backend, "exact_search_limit": dense.EXACT_SEARCH_LIMIT})
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
+        os.environ["ASSISTANT_MODEL_CACHE"] = str(work / "models")
+        Embedder(backend=args.backend)  # exported once, here: the workers never load torch
         (work / "questions.json").write_text(json.dumps(questions), encoding="utf-8")
-        report["build_ratio"] = build_ratio(paragraphs, args.backend, work)
-        print(json.dumps(report["build_ratio"]), flush=True)
-        for size in args.sizes:
-            report["sizes"].append(measure_size(size, args.backend, paragraphs, work / "questions.json", work))
-            print(json.dumps(report["sizes"][-1]), flush=True)
-        if args.vectors:
+        if "ratio" in args.parts:
+            report["build_ratio"] = build_ratio(paragraphs, args.backend, work)
+            print(json.dumps(report["build_ratio"]), flush=True)
+        if "sizes" in args.parts:
+            report["sizes"] = []
+            for size in args.sizes:
+                report["sizes"].append(measure_size(size, args.backend, paragraphs, work / "questions.json", work))
+                print(json.dumps(report["sizes"][-1]), flush=True)
+        if "faiss" in args.parts:
+            report["faiss"] = []
             embedder = CachedEmbedder(paragraphs, backend=args.backend, cache_dir=work / "models")
-            sentences = np.vstack(list(embedder.cached.values()))
+            by_paragraph = [[p[a:b] for a, b in split_sentences(p, 0, len(p))] for p in paragraphs]
+            sentences = [np.vstack([embedder.cached[t] for t in texts]) for texts in by_paragraph if len(texts) > 1]
             queries = np.vstack([embedder.encode_query(q) for q in questions])
             for count in tqdm(args.vectors, desc="FAISS sizes"):
                 report["faiss"].append(faiss_row(chunk_vectors(sentences, count), queries))
