@@ -18,6 +18,8 @@ its top 10 agree with exact search's at least 99 % of the time
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import faiss
@@ -46,6 +48,17 @@ def candidate_index(means: np.ndarray) -> faiss.Index:
     if count:
         index.add(means)
     return index
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """FAISS on one thread: for one question a second thread costs more than it saves (README, "Speed at scale")."""
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(threads)
 
 
 def _set_probes(index: faiss.Index) -> None:
@@ -103,12 +116,8 @@ class VectorIndex:
         k = min(k, self.size)
         if k == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        threads = faiss.omp_get_max_threads()
-        faiss.omp_set_num_threads(1)  # one question: a second thread costs more than it saves (README, "Speed at scale")
-        try:
+        with one_thread():
             scores, ids = self._index.search(query.reshape(1, -1), k)
-        finally:
-            faiss.omp_set_num_threads(threads)
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 

@@ -87,11 +87,12 @@ def _export(location: Path, target: Path, quantize: bool) -> None:
         if quantize:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            logging.getLogger().disabled, was = True, logging.getLogger().disabled  # it warns on the root logger
+            root = logging.getLogger()  # the quantiser warns on the root logger about pre-processing
+            was_disabled, root.disabled = root.disabled, True
             try:
                 quantize_dynamic(plain, staged, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"])
             finally:
-                logging.getLogger().disabled = was
+                root.disabled = was_disabled
         else:
             plain.rename(staged)
         os.replace(staged, target)

@@ -54,6 +54,13 @@ def article_text(number: int, paragraphs: list[str]) -> str:
     return f"---\ntitle: Synthetic article {number}\n---\n\n{paragraphs[number % len(paragraphs)]}\n"
 
 
+def write_articles(folder: Path, count: int, paragraphs: list[str]) -> None:
+    """`count` synthetic articles, one chunk each at the default chunk size, into a new `folder`."""
+    folder.mkdir(parents=True)
+    for number in range(count):
+        (folder / f"article-{number:06d}.md").write_text(article_text(number, paragraphs), encoding="utf-8")
+
+
 def source_sentences(paragraphs: list[str]) -> list[str]:
     return list(dict.fromkeys(p[s:e] for p in paragraphs for s, e in split_sentences(p, 0, len(p))))
 

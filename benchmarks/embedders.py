@@ -29,12 +29,10 @@ import numpy as np
 from squad import ROOT, TextCacheEmbedder, squad_index
 from tqdm import tqdm
 
-from assistant.core import Assistant
 from assistant.embedder import Embedder
 from assistant.evaluation import evaluate
 from assistant.segment import split_sentences
 from assistant.settings import BACKENDS
-from assistant.store import load_index
 
 RESULTS = ROOT / "benchmarks" / "results" / "embedders.json"
 SQUAD = ROOT.parent / "shared" / "data" / "squad-dev-v1.1.json"
@@ -95,7 +93,7 @@ def recall(backend: str, every: int) -> dict:
     embedder = TextCacheEmbedder(backend)
     with tempfile.TemporaryDirectory() as folder:
         squad = squad_index(Path(folder), embedder)
-        assistant = Assistant(load_index(squad.index_dir), embedder, index_dir=squad.index_dir)
+        assistant = squad.assistant(embedder)
         halves = {}
         for half, titles in (("tuning", squad.tune), ("heldout", squad.heldout)):
             report = evaluate(assistant, squad.asked(titles, every), progress=True)

@@ -13,7 +13,6 @@ ones (which must be answered). Writes benchmarks/results/levers.json.
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -24,9 +23,7 @@ from tqdm import tqdm
 from assistant.answering import Evidence
 from assistant.core import Assistant
 from assistant.evaluation import document_ranking, retrieval_metrics
-from assistant.indexer import update_index
 from assistant.settings import EvidenceWeights, SearchSettings
-from assistant.store import load_index
 
 RESULTS = ROOT / "benchmarks" / "results" / "levers.json"
 FUSIONS = [("bm25 alone", "bm25", {}), ("dense alone", "dense", {})]
@@ -104,15 +101,13 @@ def main() -> None:
     embedder = TextCacheEmbedder(args.backend)
     with tempfile.TemporaryDirectory() as folder:
         squad = squad_index(Path(folder), embedder)
-        corpus, index_dir, tune = squad.corpus, squad.index_dir, squad.tune
-        assistant = Assistant(load_index(index_dir), embedder, index_dir=index_dir)
+        tune = squad.tune
+        assistant = squad.assistant(embedder)
         items = squad.asked(tune, every)
         rows = fusion_table(assistant, items)
 
         removed_titles, kept_titles = tune[: len(tune) // 2], tune[len(tune) // 2 :]
-        for title in removed_titles:
-            shutil.rmtree(corpus / title)
-        update_index(corpus, index_dir, embedder=embedder)
+        squad.remove(removed_titles, embedder)
         assistant.refresh()
 
         def evidence(titles: list[str]) -> list[Evidence | None]:

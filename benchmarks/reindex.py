@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from corpora import ROOT, CachedEmbedder, article_text, source_paragraphs
+from corpora import ROOT, CachedEmbedder, source_paragraphs, write_articles
 
 from assistant.indexer import update_index
 from assistant.settings import IndexSettings
@@ -31,9 +31,7 @@ NEW_ARTICLE = (
 
 def measure(size: int, embedder: CachedEmbedder, paragraphs: list[str], work: Path) -> dict:
     corpus, index_dir = work / f"corpus-{size}", work / f"index-{size}"
-    corpus.mkdir()
-    for number in range(size):  # each synthetic article is one chunk at the default chunk size
-        (corpus / f"article-{number:06d}.md").write_text(article_text(number, paragraphs), encoding="utf-8")
+    write_articles(corpus, size, paragraphs)
     began = time.perf_counter()
     calls_before = embedder.model_calls
     base = update_index(corpus, index_dir, IndexSettings(), embedder=embedder)

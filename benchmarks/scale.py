@@ -39,7 +39,7 @@ from pathlib import Path
 
 import faiss
 import numpy as np
-from corpora import ROOT, SQUAD, CachedEmbedder, article_text, source_paragraphs
+from corpora import ROOT, SQUAD, CachedEmbedder, source_paragraphs, write_articles
 from tqdm import tqdm
 
 from assistant import dense
@@ -76,12 +76,6 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-def write_corpus(folder: Path, size: int, paragraphs: list[str]) -> None:
-    folder.mkdir(parents=True)
-    for number in range(size):
-        (folder / f"article-{number:06d}.md").write_text(article_text(number, paragraphs), encoding="utf-8")
-
-
 class TimedEmbedder(Embedder):
     """The real model, recording what it embedded and how long that took."""
 
@@ -101,7 +95,7 @@ class TimedEmbedder(Embedder):
 def build_ratio(paragraphs: list[str], backend: str, work: Path) -> dict:
     """A 1k-chunk build with the real model against the model alone on the same texts, best of two each."""
     corpus = work / "ratio-corpus"
-    write_corpus(corpus, 1000, paragraphs[::-1])  # other paragraphs than the cached bulk's first ones
+    write_articles(corpus, 1000, paragraphs[::-1])  # other paragraphs than the cached bulk's first ones
     builds, raws = [], []
     for attempt in range(2):
         embedder = TimedEmbedder(backend, work / "models")
@@ -190,7 +184,7 @@ def build_worker(corpus: Path, index_dir: Path, backend: str) -> None:
 
 def measure_size(size: int, backend: str, paragraphs: list[str], questions: Path, work: Path) -> dict:
     corpus, index_dir = work / f"corpus-{size}", work / f"index-{size}"
-    write_corpus(corpus, size, paragraphs)
+    write_articles(corpus, size, paragraphs)
     built = spawn("--build-worker", str(corpus), str(index_dir), backend)
     served = spawn("--serve-worker", str(index_dir), str(questions))
     generation = index_dir / (index_dir / "CURRENT").read_text().split()[0]
@@ -229,6 +223,17 @@ def chunk_vectors(paragraph_vectors: list[np.ndarray], count: int) -> np.ndarray
     return out
 
 
+def timed_searches(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[list[float], list[np.ndarray]]:
+    """Milliseconds and ids of each question's search, run as VectorIndex.search runs one."""
+    times, found = [], []
+    with dense.one_thread():
+        for query in queries:
+            began = time.perf_counter()
+            found.append(index.search(query.reshape(1, -1), k)[1][0])
+            times.append((time.perf_counter() - began) * 1000)
+    return times, found
+
+
 def faiss_row(vectors: np.ndarray, queries: np.ndarray, k: int = 50) -> dict:
     flat = faiss.IndexFlatIP(vectors.shape[1])
     flat.add(vectors)
@@ -239,27 +244,16 @@ def faiss_row(vectors: np.ndarray, queries: np.ndarray, k: int = 50) -> dict:
     finally:
         dense.EXACT_SEARCH_LIMIT = previous_limit
     ivf_build = time.perf_counter() - began
-    threads = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)  # as VectorIndex.search runs a question
     row: dict = {"vectors": len(vectors), "ivf_lists": ivf.nlist, "ivf_build_seconds": round(ivf_build, 2)}
-    exact_ms, exact_top = [], []
-    for query in queries:
-        began = time.perf_counter()
-        exact_top.append(flat.search(query.reshape(1, -1), k)[1][0])
-        exact_ms.append((time.perf_counter() - began) * 1000)
+    exact_ms, exact_top = timed_searches(flat, queries, k)
     row["exact_ms_p50"] = percentile(exact_ms, 0.5)
     shipped = ivf.nprobe
     for probes in sorted({max(1, ivf.nlist // 50), max(1, ivf.nlist // 20), shipped, ivf.nlist // 5}):
         ivf.nprobe = probes
-        ms, overlap = [], []
-        for query, truth in zip(queries, exact_top, strict=True):
-            began = time.perf_counter()
-            found = ivf.search(query.reshape(1, -1), k)[1][0]
-            ms.append((time.perf_counter() - began) * 1000)
-            overlap.append(len(set(found[:10]) & set(truth[:10])) / 10)
+        ms, found = timed_searches(ivf, queries, k)
+        overlap = [len(set(f[:10]) & set(t[:10])) / 10 for f, t in zip(found, exact_top, strict=True)]
         label = "shipped" if probes == shipped else f"probes_{probes}"
         row[label] = {"probes": probes, "ms_p50": percentile(ms, 0.5), "recall_at_10": round(float(np.mean(overlap)), 4)}
-    faiss.omp_set_num_threads(threads)
     print(json.dumps(row), flush=True)
     return row
 

@@ -99,6 +99,16 @@ class SquadIndex:
     def asked(self, titles: list[str], every: int) -> list[QAItem]:
         return [q for title in titles for q in self.questions[title]][::every]
 
+    def assistant(self, embedder: TextCacheEmbedder) -> Assistant:
+        """An assistant on this index that encodes questions with `embedder` (and its memo)."""
+        return Assistant(load_index(self.index_dir), embedder, index_dir=self.index_dir)
+
+    def remove(self, titles: list[str], embedder: TextCacheEmbedder) -> None:
+        """Delete these articles from the corpus and update the index (an assistant moves on at its next question)."""
+        for title in titles:
+            shutil.rmtree(self.corpus / title)
+        update_index(self.corpus, self.index_dir, embedder=embedder)
+
 
 def squad_index(folder: Path, embedder: TextCacheEmbedder) -> SquadIndex:
     """Every SQuAD paragraph written as an article under `folder` and indexed with `embedder`'s backend."""
@@ -122,8 +132,8 @@ def main() -> None:
     embedder = TextCacheEmbedder(args.backend)
     with tempfile.TemporaryDirectory() as folder:
         squad = squad_index(Path(folder), embedder)
-        corpus, index_dir, heldout = squad.corpus, squad.index_dir, squad.heldout
-        assistant = Assistant(load_index(index_dir), embedder, index_dir=index_dir)
+        heldout = squad.heldout
+        assistant = squad.assistant(embedder)
         items = squad.asked(heldout, every)
         report = evaluate(assistant, items, progress=True)
         latencies = []
@@ -135,9 +145,7 @@ def main() -> None:
 
         removed_titles = heldout[: len(heldout) // 2]
         kept_titles = heldout[len(heldout) // 2 :]
-        for title in removed_titles:
-            shutil.rmtree(corpus / title)
-        update_index(corpus, index_dir, embedder=embedder)
+        squad.remove(removed_titles, embedder)
         assistant.refresh()
         removed, kept = squad.asked(removed_titles, every), squad.asked(kept_titles, every)
         refused = sum(assistant.ask(q.question).abstained for q in removed)
