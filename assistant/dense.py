@@ -10,9 +10,11 @@ The offsets that map chunks to sentence rows are the chunk table's own
 (`ChunkTable.sentence_offsets`), so they are stored once, with the chunks.
 
 Up to `EXACT_SEARCH_LIMIT` chunks the candidates are found by exact search;
-above it by an inverted-file index (IVF), whose probes were chosen so that
-its top 10 agree with exact search's at least 99 % of the time
-(benchmarks/scale.py; README, "Speed at scale").
+above it by an inverted-file index (IVF) holding the means as float16 (half
+the bytes to scan, and the candidates are re-scored from the float32
+sentence vectors anyway), whose probes were chosen so that its top 10 agree
+with exact search's at least 99 % of the time (benchmarks/scale.py; README,
+"Speed at scale").
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from assistant.tables import mapped
+
 CHUNK_INDEX = "chunks.faiss"
 SENTENCE_VECTORS = "sentences.npy"
-EXACT_SEARCH_LIMIT = 20_000  # chunks: exact search there takes about a third of encoding the question
+EXACT_SEARCH_LIMIT = 10_000  # chunks: exact search there takes a tenth of encoding the question, 0.8 ms at 20k
 IVF_LISTS_PER_ROOT = 2  # inverted lists per square root of the chunk count
 IVF_PROBE_SHARE = 0.1  # share of the lists searched per question,
 IVF_MIN_PROBES = 48  # but no fewer lists than this (at 20k chunks, 10 % of the lists found 97.8 % of the top 10)
@@ -35,13 +39,13 @@ IVF_TRAINING_PER_LIST = 40  # training vectors per list (faiss's k-means wants a
 
 
 def candidate_index(means: np.ndarray) -> faiss.Index:
-    """A FAISS index over the chunk means: exact up to `EXACT_SEARCH_LIMIT` vectors, IVF above."""
+    """A FAISS index over the chunk means: exact up to `EXACT_SEARCH_LIMIT` vectors, IVF (float16) above."""
     count, dimension = means.shape
     if count <= EXACT_SEARCH_LIMIT:
         index = faiss.IndexFlatIP(dimension)
     else:
         lists = round(IVF_LISTS_PER_ROOT * math.sqrt(count))
-        index = faiss.index_factory(dimension, f"IVF{lists},Flat", faiss.METRIC_INNER_PRODUCT)
+        index = faiss.index_factory(dimension, f"IVF{lists},SQfp16", faiss.METRIC_INNER_PRODUCT)
         rows = np.random.default_rng(0).choice(count, size=min(count, lists * IVF_TRAINING_PER_LIST), replace=False)
         index.train(means[np.sort(rows)])
         _set_probes(index)
@@ -140,7 +144,7 @@ class VectorIndex:
     @classmethod
     def load(cls, folder: Path, offsets: np.ndarray) -> VectorIndex:
         """The vectors saved in `folder`; `offsets` are the chunk table's sentence offsets."""
-        sentence_vectors = np.load(folder / SENTENCE_VECTORS, mmap_mode="r")
+        sentence_vectors = mapped(folder / SENTENCE_VECTORS)
         index = faiss.read_index(str(folder / CHUNK_INDEX))
         _set_probes(index)
         return cls(index, sentence_vectors, np.asarray(offsets, dtype=np.int64))

@@ -153,8 +153,10 @@ class BM25Index:
         """Ids of the chunks that contain at least one of `terms`."""
         indptr = self._model.scores["indptr"]
         indices = self._model.scores["indices"]
-        parts = [indices[indptr[i] : indptr[i + 1]] for i in set(self._term_ids(terms))]
-        return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+        hit = np.zeros(self.size, dtype=bool)
+        for i in set(self._term_ids(terms)):
+            hit[indices[indptr[i] : indptr[i + 1]]] = True
+        return np.flatnonzero(hit)
 
     def idf(self, term: str) -> float:
         """Lucene's always-positive idf; an unseen term gets the idf of a term seen once."""

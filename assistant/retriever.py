@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 
 from assistant.embedder import Embedder
-from assistant.fusion import reciprocal_rank_fusion, weighted_fusion
+from assistant.fusion import best_first, reciprocal_rank_fusion, weighted_fusion
 from assistant.records import Passage
 from assistant.settings import SearchSettings
 from assistant.store import StoredIndex
@@ -65,8 +65,8 @@ class HybridRetriever:
             allowed = self._allowed(doc_ids)
             matching = np.intersect1d(matching, allowed)
             similarities = self.index.vectors.similarities(vector, allowed)
-            dense_ids = allowed[np.argsort(-similarities, kind="stable")][:candidates]
-        lexical_ids = matching[np.argsort(-lexical_all[matching], kind="stable")][:candidates]
+            dense_ids = best_first(allowed, similarities, candidates)
+        lexical_ids = best_first(matching, lexical_all[matching], candidates)
         if mode == "bm25":
             pool = lexical_ids
         elif mode == "dense":

@@ -50,7 +50,7 @@ class IndexSettings:
     overlap_sentences: int = 1
     bm25: BM25Params = field(default_factory=BM25Params)
     batch_size: int = 32
-    backend: str = "torch"  # "onnx" gives the same vectors 3x faster per question; default once its Ctrl-C hang is fixed (README)
+    backend: str = "onnx"  # same vectors as "torch", 3x faster per question, no torch import (README, "A faster embedder")
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:

@@ -85,14 +85,14 @@ class ChunkTable(Sequence[Chunk]):
     def __getitem__(self, index: int) -> Chunk:  # type: ignore[override]
         if not 0 <= index < len(self):
             raise IndexError(index)
-        sentences = self.sentences[self.sentence_offsets[index] : self.sentence_offsets[index + 1]]
-        start, end = self.spans[index]
+        sentences = self.sentences[self.sentence_offsets[index] : self.sentence_offsets[index + 1]].tolist()
+        start, end = self.spans[index].tolist()
         return Chunk(
             chunk_id=index,
             doc_id=self.doc_ids[self.doc_index[index]],
-            start=int(start),
-            end=int(end),
-            sentences=tuple((int(s), int(e)) for s, e in sentences),
+            start=start,
+            end=end,
+            sentences=tuple(map(tuple, sentences)),
         )
 
     def __iter__(self) -> Iterator[Chunk]:
@@ -116,10 +116,13 @@ class ChunkTable(Sequence[Chunk]):
 
     @classmethod
     def load(cls, folder: Path, doc_ids: list[str]) -> ChunkTable:
-        arrays = [
-            np.load(folder / f"{name}.npy", mmap_mode="r") for name in ("doc_index", "spans", "sentence_offsets", "sentences")
-        ]
+        arrays = [mapped(folder / f"{name}.npy") for name in ("doc_index", "spans", "sentence_offsets", "sentences")]
         return cls(doc_ids, *arrays)
+
+
+def mapped(path: Path) -> np.ndarray:
+    """A saved array, memory-mapped, as a plain ndarray: indexing a `np.memmap` costs microseconds a time."""
+    return np.load(path, mmap_mode="r").view(np.ndarray)
 
 
 def _blob_path(texts_dir: Path, sha256: str) -> Path:

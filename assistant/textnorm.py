@@ -46,16 +46,24 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFC", stripped)
 
 
-_fold_word = lru_cache(maxsize=1 << 16)(fold)  # words recur: analysing a text is mostly cache hits
-
-
 @lru_cache(maxsize=1)
 def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
 
 
-def stem(words: list[str]) -> list[str]:
-    return _stemmer().stemWords(words)
+@lru_cache(maxsize=1 << 16)
+def _stem_word(word: str) -> str:
+    return _stemmer().stemWord(word)
+
+
+@lru_cache(maxsize=1 << 16)
+def _word_forms(raw: str) -> tuple[str, str | None]:
+    """A word as written -> (folded, stemmed), stemmed None for a stop word.
+
+    Words recur, so analysing a text is mostly cache hits.
+    """
+    folded = fold(raw)
+    return folded, None if folded in STOP_WORDS else _stem_word(folded)
 
 
 @dataclass(frozen=True)
@@ -90,27 +98,26 @@ def analyze(text: str, compounding: Compounding = "capitalized") -> Analyzed:
     only ever matches the same pair written together or apart elsewhere.
     """
     normalized = unicodedata.normalize("NFKC", text)
+    gaps = _WORD.split(normalized)  # gaps[i] is the text before the i-th word
     words: list[str] = []
     compounds: list[str] = []
     pairs: list[tuple[int, int]] = []
     capitalized: list[bool] = []
-    previous: tuple[str, bool, int] | None = None  # folded word, capitalised, end offset
-    for match in _WORD.finditer(normalized):
-        raw = match.group()
-        folded = _fold_word(raw)
-        if folded in STOP_WORDS:
+    previous: tuple[str, bool] | None = None  # folded word, capitalised
+    for position, raw in enumerate(_WORD.findall(normalized)):
+        folded, stemmed = _word_forms(raw)
+        if stemmed is None:
             previous = None
             continue
-        words.append(folded)
-        capitalized.append(raw[0].isupper())
-        if previous is not None:
-            gap = normalized[previous[2] : match.start()]
-            joinable = compounding == "all" or (capitalized[-1] and previous[1])
-            if joinable and gap.strip(" ") == "":
-                compounds.append(previous[0] + folded)
-                pairs.append((len(words) - 2, len(words) - 1))
-        previous = (folded, capitalized[-1], match.end())
-    return Analyzed(words=stem(words), compounds=stem(compounds), pairs=pairs, capitalized=capitalized)
+        capital = raw[0].isupper()
+        joinable = previous is not None and (compounding == "all" or (capital and previous[1]))
+        if joinable and gaps[position].strip(" ") == "":
+            compounds.append(_stem_word(previous[0] + folded))
+            pairs.append((len(words) - 1, len(words)))
+        words.append(stemmed)
+        capitalized.append(capital)
+        previous = (folded, capital)
+    return Analyzed(words=words, compounds=compounds, pairs=pairs, capitalized=capitalized)
 
 
 def document_terms(text: str) -> list[str]:

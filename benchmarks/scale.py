@@ -13,7 +13,7 @@ from the cache, and everything else is the real pipeline. In one run:
 - cold start and memory, in a fresh process per size: process start to the
   first answer, the model's load apart; peak memory over the index's own
   bytes (vectors + BM25 arrays + chunk text); the index's size on disk;
-- FAISS alone, 20k to 1M chunk vectors (each a jittered mean of some of
+- FAISS alone, 10k to 1M chunk vectors (each a jittered mean of some of
   one real paragraph's cached sentence vectors): exact search against the
   IVF index chosen above `EXACT_SEARCH_LIMIT`, and the IVF's recall@10
   against exact search.
@@ -261,7 +261,7 @@ def faiss_row(vectors: np.ndarray, queries: np.ndarray, k: int = 50) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000, 100000])
-    parser.add_argument("--vectors", type=int, nargs="*", default=[20000, 100000, 300000, 1000000])
+    parser.add_argument("--vectors", type=int, nargs="*", default=[10000, 20000, 100000, 300000, 1000000])
     parser.add_argument("--backend", default=IndexSettings.backend)
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=PARTS, help="measure these; keep the rest from the last run")
     parser.add_argument("--build-worker", nargs=3, metavar=("CORPUS", "INDEX", "BACKEND"), help=argparse.SUPPRESS)

@@ -1,6 +1,9 @@
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from assistant.fusion import min_max, reciprocal_rank_fusion, weighted_fusion
+from assistant.fusion import best_first, min_max, reciprocal_rank_fusion, weighted_fusion
 
 
 def test_min_max_scales_to_unit_range_and_flat_scores_to_zero():
@@ -36,3 +39,14 @@ def test_reciprocal_rank_fusion_by_hand():
 
 def test_ties_break_by_id():
     assert [i for i, _ in reciprocal_rank_fusion([[5], [4]], k=60)] == [4, 5]
+
+
+@given(
+    st.lists(st.integers(min_value=0, max_value=6), min_size=0, max_size=60),
+    st.integers(min_value=1, max_value=20),
+)
+def test_best_first_is_a_stable_sorts_first_k(scores, k):
+    ids = np.arange(100, 100 + len(scores))
+    values = np.array(scores, dtype=np.float32)  # few distinct values: many ties at the cut
+    expected = ids[np.argsort(-values, kind="stable")][:k]
+    assert best_first(ids, values, k).tolist() == expected.tolist()

@@ -97,14 +97,18 @@ def test_the_watch_command_stops_cleanly_on_ctrl_c(seed_corpus, seed_index, tmp_
         [command, "watch", "--corpus", str(corpus), "--index", str(index_dir), "--quiet", "0.3"],
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONFAULTHANDLER": "1"},
     )
     try:
         (corpus / "phongsaly.md").write_text(ARTICLE, encoding="utf-8")
         assert wait_for(lambda: "phongsaly.md" in indexed(index_dir), timeout=120)
     finally:
         process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
+        try:
+            _, stderr = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack on the way out
+            pytest.fail(f"still running 60 s after Ctrl-C; its threads:\n{process.communicate(timeout=30)[1]}")
     assert process.returncode == 0
     assert "+1 new, 0 changed, 0 removed, 2 unchanged" in stderr
     assert "stopped watching" in stderr and "Traceback" not in stderr
