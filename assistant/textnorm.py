@@ -19,7 +19,7 @@ import Stemmer
 # Letters with no Unicode decomposition that still need folding to ASCII.
 _UNDECOMPOSABLE = str.maketrans({"đ": "d", "ð": "d", "ø": "o", "ł": "l", "ħ": "h", "ı": "i"})
 
-_WORD = re.compile(r"[^\W_]+")
+_WORD = re.compile(r"([^\W_]+)")  # captured: splitting by it gives gap, word, gap, word, ..., gap
 
 # Function words that carry no topic. Written for questions as much as for
 # articles: question words and auxiliaries would otherwise dominate BM25 scores.
@@ -98,20 +98,20 @@ def analyze(text: str, compounding: Compounding = "capitalized") -> Analyzed:
     only ever matches the same pair written together or apart elsewhere.
     """
     normalized = unicodedata.normalize("NFKC", text)
-    gaps = _WORD.split(normalized)  # gaps[i] is the text before the i-th word
+    pieces = _WORD.split(normalized)
     words: list[str] = []
     compounds: list[str] = []
     pairs: list[tuple[int, int]] = []
     capitalized: list[bool] = []
     previous: tuple[str, bool] | None = None  # folded word, capitalised
-    for position, raw in enumerate(_WORD.findall(normalized)):
+    for gap, raw in zip(pieces[0::2], pieces[1::2], strict=False):  # the last gap has no word after it
         folded, stemmed = _word_forms(raw)
         if stemmed is None:
             previous = None
             continue
         capital = raw[0].isupper()
         joinable = previous is not None and (compounding == "all" or (capital and previous[1]))
-        if joinable and gaps[position].strip(" ") == "":
+        if joinable and gap.strip(" ") == "":
             compounds.append(_stem_word(previous[0] + folded))
             pairs.append((len(words) - 1, len(words)))
         words.append(stemmed)

@@ -103,12 +103,12 @@ def haystack(texts: dict[str, str], model: str) -> Search:
     return search
 
 
-def export_seconds(backend: str, index_dir: Path) -> float | None:
-    """Time of the one-off ONNX export for `backend` into the index's model cache (None for PyTorch)."""
+def export_seconds(model: str, backend: str, index_dir: Path) -> float | None:
+    """Time of the one-off ONNX export of `model` for `backend` into the index's model cache (None for PyTorch)."""
     if backend == "torch":
         return None
     began = time.perf_counter()
-    exported_model(Path(resolve_model(DEFAULT_MODEL)), backend, model_cache(index_dir))
+    exported_model(Path(model), backend, model_cache(index_dir))
     return round(time.perf_counter() - began, 1)
 
 
@@ -161,7 +161,7 @@ def main() -> None:
         ]
         for backend in BACKENDS:
             index_dir = work / f"index-{backend}"
-            export = export_seconds(backend, index_dir)
+            export = export_seconds(model, backend, index_dir)
             default = " (default)" if backend == IndexSettings.backend else ""
             build = functools.partial(ours, backend, corpus, index_dir)
             rows.append(measure(f"ours, {backend} backend{default}", build, items, export_seconds=export))
