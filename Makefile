@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test index lint browser peers clean
+.PHONY: install run test test-fast index lint browser peers clean
 
 install: $(STAMP)
 
@@ -24,8 +24,11 @@ index: install
 run: install
 	HF_HUB_OFFLINE=1 $(BIN)/python app.py
 
+# ruff everywhere; mypy --strict on the package (pyproject.toml says which libraries lack types).
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Debian's chromium for the browser tests; Playwright never downloads a browser of its own.
 browser:
@@ -33,6 +36,10 @@ browser:
 
 test: install lint browser
 	HF_HUB_OFFLINE=1 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pytest
+
+# The fast tier: no model (a hashing stand-in embeds), no browser, no servers; seconds, for the edit loop.
+test-fast: install
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -m "not slow" -q
 
 # LlamaIndex and Haystack beside our pipeline (benchmarks/peers.py), in their own environment.
 PEERS := .venv-peers

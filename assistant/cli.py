@@ -6,7 +6,6 @@ mistake into one line and a non-zero exit, never a traceback.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import logging
@@ -17,9 +16,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from assistant.errors import AssistantError
+from assistant.backends import MODES, Mode
+from assistant.embedders import embedder_names
+from assistant.errors import AssistantError, UnknownDocumentError
 from assistant.records import Answer, Passage
-from assistant.settings import BACKENDS, BM25_METHODS, BM25Params, IndexSettings
+from assistant.settings import BM25_METHODS, CORPUS_ENV, DEFAULT_CORPUS, DEFAULT_INDEX, INDEX_ENV, BM25Params, IndexSettings
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
@@ -27,33 +28,54 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def folder_option(name: str, envvar: str, what: str) -> Callable[[F], F]:
+def folder_option(name: str, envvar: str, default: str, what: str) -> Callable[[F], F]:
     return click.option(
         f"--{name}",
         f"{name}_dir",
         type=click.Path(path_type=Path, file_okay=False),
         envvar=envvar,
-        default=name,
+        default=default,
         show_default=True,
         help=f"{what} [env: {envvar}].",
     )
 
 
-corpus_option = folder_option("corpus", "ASSISTANT_CORPUS", "Folder of .txt/.md articles")
-index_option = folder_option("index", "ASSISTANT_INDEX", "Index folder")
+corpus_option = folder_option("corpus", CORPUS_ENV, DEFAULT_CORPUS, "Folder of articles")
+index_option = folder_option("index", INDEX_ENV, DEFAULT_INDEX, "Index folder")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line.")
 doc_option = click.option(
     "--doc", "doc_ids", multiple=True, help="Search only this document (its path in the corpus); repeat for several."
 )
 
 
+def _fields(context: click.Context, parameter: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    fields = {}
+    for value in values:
+        key, equals, wanted = value.partition("=")
+        if not equals or not key.strip() or not wanted.strip():
+            raise click.BadParameter(f"{value!r} is not KEY=VALUE")
+        fields[key.strip().lower()] = wanted.strip()
+    return fields
+
+
+where_option = click.option(
+    "--where",
+    multiple=True,
+    callback=_fields,
+    metavar="KEY=VALUE",
+    help="Search only documents whose metadata has this value (date=2023 matches by year); repeat for several.",
+)
+
+
 def user_errors(command: F) -> F:
-    """Report an AssistantError as one line with exit 1."""
+    """Report an AssistantError as one line with exit 1 (exit 2 for a --doc the index lacks)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
+        except UnknownDocumentError as error:
+            raise click.BadParameter(str(error), param_hint="--doc") from None
         except AssistantError as error:
             raise click.ClickException(str(error)) from None
 
@@ -72,21 +94,16 @@ def _inputs(text: str, what: str) -> Iterator[str]:
     yield text
 
 
-def _load(index_dir: Path) -> Assistant:
-    """The facade, imported (with torch) only by the commands that answer, to keep `info` fast."""
+def _assistant(index_dir: Path, corpus_dir: Path | None = None) -> Assistant:
+    """The facade; nothing is loaded until a command asks a question."""
     from assistant.core import Assistant
 
-    return Assistant.load(index_dir)
+    return Assistant(index_dir, corpus_dir)
 
 
-def _known_documents(assistant: Assistant, doc_ids: tuple[str, ...]) -> list[str] | None:
-    """The --doc filter, checked against the index: None (all documents) when not given."""
-    if not doc_ids:
-        return None
-    unknown = [d for d in doc_ids if d not in assistant.index.manifest.documents]
-    if unknown:
-        raise click.BadParameter(f"not in the index: {', '.join(unknown)}", param_hint="--doc")
-    return list(doc_ids)
+def _load(index_dir: Path) -> Assistant:
+    """The facade with the index and its model loaded, for the commands that answer."""
+    return _assistant(index_dir).open()
 
 
 def _emit_json(data: dict[str, Any]) -> None:
@@ -136,7 +153,12 @@ wait_option = click.option(
 @click.option("--model", default=None, help=f"Embedding model: name or path [default: {IndexSettings.model}].")
 @click.option("--chunk-words", type=click.IntRange(10), default=None, help=f"[default: {IndexSettings.chunk_words}]")
 @click.option("--overlap", type=click.IntRange(0), default=None, help=f"Sentences [default: {IndexSettings.overlap_sentences}]")
-@click.option("--backend", type=click.Choice(BACKENDS), default=None, help=f"Model runtime [default: {IndexSettings.backend}].")
+@click.option(
+    "--embedder",
+    type=click.Choice(embedder_names()),
+    default=None,
+    help=f"How the model runs [default: {IndexSettings.embedder}].",
+)
 @click.option("--bm25", "bm25_method", type=click.Choice(BM25_METHODS), default=None, help=f"[default: {BM25Params.method}]")
 @wait_option
 @user_errors
@@ -147,7 +169,7 @@ def index(
     model: str | None,
     chunk_words: int | None,
     overlap: int | None,
-    backend: str | None,
+    embedder: str | None,
     bm25_method: str | None,
     wait: float,
 ) -> None:
@@ -155,20 +177,16 @@ def index(
 
     Settings not given are those of the existing index; changing one rebuilds everything.
     """
-    from assistant.indexer import update_index
-    from assistant.store import current_generation, read_manifest
-
-    overrides = {"model": model, "chunk_words": chunk_words, "overlap_sentences": overlap, "backend": backend}
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    settings = None
-    if overrides or bm25_method:
-        try:
-            base = read_manifest(current_generation(index_dir)).settings
-        except AssistantError:
-            base = IndexSettings()
-        bm25 = BM25Params(method=bm25_method) if bm25_method else base.bm25
-        settings = dataclasses.replace(base, bm25=bm25, **overrides)
-    report = update_index(corpus_dir, index_dir, settings, full=full, progress=sys.stderr.isatty(), wait=wait)
+    report = _assistant(index_dir, corpus_dir).update(
+        full=full,
+        progress=sys.stderr.isatty(),
+        wait=wait,
+        model=model,
+        chunk_words=chunk_words,
+        overlap_sentences=overlap,
+        embedder=embedder,
+        bm25_method=bm25_method,
+    )
     click.echo(f"{report.summary()} → {index_dir}/")
 
 
@@ -180,20 +198,10 @@ def index(
 @user_errors
 def add(corpus_dir: Path, index_dir: Path, wait: float, files: tuple[Path, ...]) -> None:
     """Copy article FILES into the corpus and index them."""
-    from assistant.indexer import update_index
-    from assistant.ingest import admit
-
-    articles = []
-    for path in files:
-        try:
-            articles.append((path.name, path.read_bytes()))
-        except OSError as error:
-            raise click.ClickException(f"cannot read {path}: {error.strerror}") from None
-    admissions = admit(corpus_dir, articles)
+    admissions, report = _assistant(index_dir, corpus_dir).add_files(files, wait=wait)
     for admission in admissions:
         click.echo(admission.describe())
-    if any(a.added for a in admissions):
-        report = update_index(corpus_dir, index_dir, wait=wait)
+    if report is not None:
         click.echo(f"{report.summary()} → {index_dir}/")
 
 
@@ -205,12 +213,9 @@ def add(corpus_dir: Path, index_dir: Path, wait: float, files: tuple[Path, ...])
 @user_errors
 def remove(corpus_dir: Path, index_dir: Path, wait: float, doc_ids: tuple[str, ...]) -> None:
     """Delete the articles DOC_IDS (paths relative to the corpus) from the corpus and the index."""
-    from assistant.indexer import update_index
-    from assistant.ingest import withdraw
-
-    for doc_id in withdraw(corpus_dir, list(doc_ids)):
+    removed, report = _assistant(index_dir, corpus_dir).remove_articles(doc_ids, wait=wait)
+    for doc_id in removed:
         click.echo(f"removed {doc_id}")
-    report = update_index(corpus_dir, index_dir, wait=wait)
     click.echo(f"{report.summary()} → {index_dir}/")
 
 
@@ -221,12 +226,10 @@ def remove(corpus_dir: Path, index_dir: Path, wait: float, doc_ids: tuple[str, .
 @user_errors
 def watch(corpus_dir: Path, index_dir: Path, quiet: float) -> None:
     """Re-index whenever articles in the corpus folder change, until Ctrl-C."""
-    from assistant.watcher import watch as watch_corpus
-
     logging.getLogger("assistant").setLevel(logging.INFO)
     click.echo(f"watching {corpus_dir}/ → {index_dir}/ (Ctrl-C to stop)", err=True)
     try:
-        watch_corpus(corpus_dir, index_dir, quiet=quiet)
+        _assistant(index_dir, corpus_dir).watch(quiet=quiet)
     except KeyboardInterrupt:
         click.echo("stopped watching", err=True)
 
@@ -236,9 +239,10 @@ def watch(corpus_dir: Path, index_dir: Path, quiet: float) -> None:
 @json_option
 @click.option("-k", "k", type=click.IntRange(1), default=None, help="Passages to draw the answer from.")
 @doc_option
+@where_option
 @click.argument("question")
 @user_errors
-def ask(index_dir: Path, as_json: bool, k: int | None, doc_ids: tuple[str, ...], question: str) -> None:
+def ask(index_dir: Path, as_json: bool, k: int | None, doc_ids: tuple[str, ...], where: dict[str, str], question: str) -> None:
     """Answer QUESTION (or each stdin line, with '-') with quoted sentences."""
     questions = _inputs(question, "question")
     first = next(questions, None)
@@ -246,7 +250,7 @@ def ask(index_dir: Path, as_json: bool, k: int | None, doc_ids: tuple[str, ...],
         return
     assistant = _load(index_dir)
     for position, text in enumerate([first, *questions]):
-        answer = assistant.ask(text, k=k, doc_ids=_known_documents(assistant, doc_ids))
+        answer = assistant.ask(text, k=k, doc_ids=doc_ids, where=where)
         if as_json:
             click.echo(answer.to_json())
         else:
@@ -257,13 +261,13 @@ def ask(index_dir: Path, as_json: bool, k: int | None, doc_ids: tuple[str, ...],
 @index_option
 @json_option
 @doc_option
+@where_option
 @user_errors
-def chat(index_dir: Path, as_json: bool, doc_ids: tuple[str, ...]) -> None:
+def chat(index_dir: Path, as_json: bool, doc_ids: tuple[str, ...], where: dict[str, str]) -> None:
     """A conversation: follow-up questions keep the topic of earlier turns."""
     from assistant.conversation import ConversationState
 
     assistant = _load(index_dir)
-    only = _known_documents(assistant, doc_ids)
     state = ConversationState()
     interactive = sys.stdin.isatty()
     if interactive:
@@ -282,7 +286,7 @@ def chat(index_dir: Path, as_json: bool, doc_ids: tuple[str, ...]) -> None:
             break
         if not line.strip():
             continue
-        answer = assistant.ask(line.strip(), state=state, doc_ids=only)
+        answer = assistant.ask(line.strip(), state=state, doc_ids=doc_ids, where=where)
         if as_json:
             click.echo(answer.to_json())
         else:
@@ -293,11 +297,14 @@ def chat(index_dir: Path, as_json: bool, doc_ids: tuple[str, ...]) -> None:
 @index_option
 @json_option
 @click.option("-k", "k", type=click.IntRange(1), default=10, show_default=True)
-@click.option("--mode", type=click.Choice(["hybrid", "bm25", "dense"]), default="hybrid", show_default=True)
+@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
 @doc_option
+@where_option
 @click.argument("query")
 @user_errors
-def search(index_dir: Path, as_json: bool, k: int, mode: str, doc_ids: tuple[str, ...], query: str) -> None:
+def search(
+    index_dir: Path, as_json: bool, k: int, mode: Mode, doc_ids: tuple[str, ...], where: dict[str, str], query: str
+) -> None:
     """The ranked passages for QUERY (or each stdin line, with '-')."""
     queries = _inputs(query, "query")
     first = next(queries, None)
@@ -305,7 +312,7 @@ def search(index_dir: Path, as_json: bool, k: int, mode: str, doc_ids: tuple[str
         return
     assistant = _load(index_dir)
     for text in [first, *queries]:
-        passages = assistant.search(text, k=k, mode=mode, doc_ids=_known_documents(assistant, doc_ids))
+        passages = assistant.search(text, k=k, mode=mode, doc_ids=doc_ids, where=where)
         if as_json:
             _emit_json({"query": text, "results": [p.to_dict() for p in passages]})
         else:
@@ -322,7 +329,7 @@ def search(index_dir: Path, as_json: bool, k: int, mode: str, doc_ids: tuple[str
 @user_errors
 def evaluate_command(index_dir: Path, as_json: bool, qa_file: Path) -> None:
     """Measure retrieval and answers on a question file (question; answer and/or doc_id, or unanswerable)."""
-    from assistant.evaluation import MODES, evaluate, load_qa
+    from assistant.evaluation import evaluate, load_qa
 
     items = load_qa(qa_file)
     report = evaluate(_load(index_dir), items, progress=sys.stderr.isatty())
@@ -350,10 +357,7 @@ def evaluate_command(index_dir: Path, as_json: bool, qa_file: Path) -> None:
 @user_errors
 def info(index_dir: Path, as_json: bool) -> None:
     """Documents, chunks, model and build time of the index."""
-    from assistant.core import describe
-    from assistant.store import current_generation, read_manifest
-
-    summary = describe(read_manifest(current_generation(index_dir)).to_dict())
+    summary = _assistant(index_dir).info()
     if as_json:
         _emit_json(summary)
         return

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from assistant.textnorm import analyze
+
+if TYPE_CHECKING:
+    from assistant.question import Question
 
 _ANAPHORA = re.compile(
     r"\b(it|its|they|them|their|theirs|he|him|his|she|her|hers|there|that|this|these|those|the same|the latter|the former)\b",
@@ -18,11 +22,16 @@ _ANAPHORA = re.compile(
 _CONTINUATION = re.compile(r"^\s*(and|also|what about|how about|and what about|then|so)\b", re.IGNORECASE)
 
 
-def is_follow_up(question: str) -> bool:
-    """Whether a question leans on an earlier turn: a pronoun, a continuation, or no topic of its own."""
+def is_follow_up(question: str, content_words: int | None = None) -> bool:
+    """Whether a question leans on an earlier turn: a pronoun, a continuation, or no topic of its own.
+
+    `content_words` is the count of the question's content words, when already analysed.
+    """
     if _ANAPHORA.search(question) or _CONTINUATION.match(question):
         return True
-    return len(analyze(question, "all").words) <= 1
+    if content_words is None:
+        content_words = len(analyze(question, "all").words)
+    return content_words <= 1
 
 
 @dataclass
@@ -30,17 +39,10 @@ class ConversationState:
     """The topic questions of a conversation; one per browser session or chat, never shared."""
 
     topics: list[str] = field(default_factory=list)
-    max_topics: int = 2
 
-    def context_for(self, question: str) -> str:
-        """Earlier topic text to search with `question`, or "" if it stands alone."""
-        if not self.topics or not is_follow_up(question):
-            return ""
-        return " ".join(self.topics[-self.max_topics :])
-
-    def record(self, question: str, context: str) -> None:
+    def record(self, question: Question) -> None:
         """Remember a turn: a standalone question starts a new topic, a follow-up extends it."""
-        if context:
-            self.topics.append(question)
+        if question.follow_up:
+            self.topics.append(question.text)
         else:
-            self.topics = [question]
+            self.topics = [question.text]

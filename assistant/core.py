@@ -1,57 +1,54 @@
-"""The `Assistant` facade: one loaded index, answering and searching.
+"""The `Assistant` facade: the one door the CLI and the web app go through.
 
-The CLI and the web app both go through this class and nothing else, so they
-cannot disagree about an answer.
+It holds one index backend and, once a question needs it, one loaded
+version with its embedder; between questions it moves to a newer version if
+a writer made one. Indexing, adding and removing articles go through it too,
+so the two faces cannot disagree about an answer or about what is indexed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from assistant.answering import Decision, QuestionProfile, answer_question
+from assistant import watcher
+from assistant.answerers import Decision, open_answerer
+from assistant.backends import IndexBackend, IndexVersion, Mode, open_backend
 from assistant.conversation import ConversationState
-from assistant.embedder import Embedder, model_cache
-from assistant.errors import AssistantError, CorruptIndexError, IndexMismatchError, NoIndexError
+from assistant.embedders import Embedder, model_cache
+from assistant.errors import AssistantError, CorruptIndexError, IndexMismatchError, NoIndexError, UnknownDocumentError
 from assistant.indexer import UpdateReport, update_index
-from assistant.ingest import Admission, admit, withdraw
-from assistant.records import Answer, Passage
-from assistant.retriever import HybridRetriever, Mode, Query
-from assistant.settings import SearchSettings
-from assistant.store import StoredIndex, load_index, pointer_state
-from assistant.textnorm import query_terms
+from assistant.ingest import Admission, admit, read_upload, withdraw
+from assistant.question import Question
+from assistant.records import Answer, DocumentRecord, Passage
+from assistant.retriever import Retriever
+from assistant.settings import BM25Params, IndexSettings, SearchSettings, default_backend, default_corpus_dir, default_index_dir
 
 log = logging.getLogger(__name__)
 
 
 class Assistant:
-    """Answers from one index; between questions it moves to a newer generation if one was written."""
+    """Answers from an index and keeps it up to date. Making one loads nothing; the first question loads the index."""
 
     def __init__(
         self,
-        index: StoredIndex,
-        embedder: Embedder,
-        settings: SearchSettings | None = None,
         index_dir: Path | None = None,
         corpus_dir: Path | None = None,
+        settings: SearchSettings | None = None,
+        backend: IndexBackend | None = None,
     ) -> None:
-        _check_dimension(index, embedder)
-        self.settings = settings or SearchSettings()
-        self.retriever = HybridRetriever(index, embedder, self.settings)
-        self.index_dir = index_dir
+        self.index_dir = index_dir or default_index_dir()
         self._corpus_dir = corpus_dir
+        self.settings = settings or SearchSettings()
+        self.backend = backend or open_backend(default_backend(), self.index_dir)
+        self.answerer = open_answerer(self.settings)
+        self._retriever: Retriever | None = None
         self._switching = threading.Lock()
-
-    @property
-    def index(self) -> StoredIndex:
-        return self.retriever.index
-
-    @property
-    def corpus_dir(self) -> Path:
-        return self._corpus_dir or Path(self.index.manifest.corpus)
+        self._follows_index = True  # False for an assistant made from one given version
 
     @classmethod
     def load(
@@ -61,52 +58,105 @@ class Assistant:
         model: str | None = None,
         corpus_dir: Path | None = None,
     ) -> Assistant:
-        """Load the index at `index_dir` and the model it was built with (`model` must be that one)."""
-        index = load_index(index_dir)
-        built_with = index.manifest.model
+        """The assistant for the index at `index_dir`, loaded now with the model it was built with (`model` must be that one)."""
+        return cls(index_dir, corpus_dir, settings).open(model)
+
+    @classmethod
+    def from_version(
+        cls, version: IndexVersion, embedder: Embedder, settings: SearchSettings | None = None, index_dir: Path | None = None
+    ) -> Assistant:
+        """An assistant that answers from `version` only, never moving to a newer one (for comparisons and benchmarks)."""
+        assistant = cls(index_dir, settings=settings)
+        assistant._retriever = _retriever(version, embedder, assistant.settings)
+        assistant._follows_index = False
+        return assistant
+
+    def open(self, model: str | None = None) -> Assistant:
+        """Load the version in use and its model now, so that errors show here rather than at the first question."""
+        version = self.backend.open()
+        built_with = version.manifest.model
         if model is not None and model != built_with:
             raise IndexMismatchError(
-                f"index at {index_dir}/ was built with model {built_with!r}, not {model!r} — "
+                f"index at {self.backend.location} was built with model {built_with!r}, not {model!r} — "
                 f"query without --model, or rebuild: assistant index --full"
             )
-        embedder = _embedder_for(index, index_dir)
-        return cls(index, embedder, settings, index_dir=index_dir, corpus_dir=corpus_dir)
+        self._retriever = _retriever(version, self._embedder_for(version), self.settings)
+        return self
+
+    @property
+    def retriever(self) -> Retriever:
+        return self._current()
+
+    @property
+    def index(self) -> IndexVersion:
+        """The version questions are answered from now."""
+        return self._current().version
+
+    @property
+    def corpus_dir(self) -> Path:
+        if self._corpus_dir is not None:
+            return self._corpus_dir
+        try:
+            return Path(self.backend.read_manifest().corpus)
+        except NoIndexError:
+            return default_corpus_dir()
 
     def refresh(self) -> bool:
-        """Move to the generation CURRENT names, if it is newer; True if it moved.
+        """Move to the version the backend now serves, if it is newer; True if it moved.
 
         A question in flight keeps the retriever it started with, so it is
-        answered from one generation from start to end.
+        answered from one version from start to end.
         """
-        if self.index_dir is None or pointer_state(self.index_dir) in ("", self.index.location.name):
+        if self._retriever is None or not self._follows_index:
+            return False
+        if self.backend.version_name() in ("", self._retriever.version.name):
             return False
         with self._switching:
             for attempt in range(3):
-                name = pointer_state(self.index_dir)
-                if name in ("", self.index.location.name):
+                name = self.backend.version_name()
+                if name in ("", self._retriever.version.name):
                     return False
                 try:
-                    index = load_index(self.index_dir)
+                    version = self.backend.open()
                     break
                 except (CorruptIndexError, NoIndexError, FileNotFoundError):
-                    if attempt == 2 or pointer_state(self.index_dir) == name:
+                    if attempt == 2 or self.backend.version_name() == name:
                         raise  # not a race with a writer: the index itself is broken
-            embedder = self.retriever.embedder
-            if (index.manifest.model, index.manifest.settings.backend) != (embedder.model_name, embedder.backend):
-                embedder = _embedder_for(index, self.index_dir)
-            _check_dimension(index, embedder)
-            self.retriever = HybridRetriever(index, embedder, self.settings)
-            log.info("now answering from %s", index.location.name)
+            embedder = self._retriever.embedder
+            if (version.manifest.model, version.manifest.settings.embedder) != (embedder.model_name, embedder.name):
+                embedder = self._embedder_for(version)
+            self._retriever = _retriever(version, embedder, self.settings)
+            log.info("now answering from %s", version.name)
             return True
 
-    def _current(self) -> HybridRetriever:
-        self.refresh()
-        return self.retriever
+    def _current(self) -> Retriever:
+        if self._retriever is None:
+            with self._switching:
+                if self._retriever is None:
+                    self.open()
+        else:
+            self.refresh()
+        assert self._retriever is not None
+        return self._retriever
 
-    def search(self, query: str, k: int = 10, mode: Mode = "hybrid", doc_ids: Collection[str] | None = None) -> list[Passage]:
+    def _embedder_for(self, version: IndexVersion) -> Embedder:
+        """The model and embedder the index was built with: questions must be embedded as its sentences were."""
+        settings = version.manifest.settings
+        return Embedder(version.manifest.model, settings.batch_size, settings.embedder, model_cache(self.index_dir))
+
+    # Asking
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        mode: Mode = "hybrid",
+        doc_ids: Collection[str] | None = None,
+        where: Mapping[str, str] | None = None,
+    ) -> list[Passage]:
         """Ranked passages for `query`, no answer composed."""
         _require_text(query)
-        return self._current().search(Query.plain(query), k, mode, doc_ids)
+        return self._current().search(Question.analyse(query), k, mode, self._scope(doc_ids, where))
 
     def decide(
         self,
@@ -114,32 +164,20 @@ class Assistant:
         state: ConversationState | None = None,
         k: int | None = None,
         doc_ids: Collection[str] | None = None,
+        where: Mapping[str, str] | None = None,
     ) -> Decision:
         """The answer with the evidence it rests on.
 
-        `state` carries a conversation's topic; `doc_ids` restricts the search to those documents.
+        `state` carries a conversation's topic; `doc_ids` restricts the search to those documents, and
+        `where` to those whose metadata match (see `DocumentRecord.matches`).
         """
         _require_text(question)
-        context = state.context_for(question) if state is not None else ""
-        query = Query(
-            text=question,
-            terms=query_terms(question),
-            context_terms=query_terms(context) if context else [],
-            dense_text=f"{context} {question}".strip(),
-        )
+        analysed = Question.analyse(question, state.topics if state is not None else ())
         retriever = self._current()
-        passages = retriever.search(query, k or self.settings.answer_passages, doc_ids=doc_ids)
-        decision = answer_question(
-            question,
-            QuestionProfile.of(question, context),
-            passages,
-            retriever.index.bm25,
-            self.settings.min_evidence,
-            self.settings.answer_max_words,
-            self.settings.evidence,
-        )
+        passages = retriever.search(analysed, k or self.settings.answer_passages, doc_ids=self._scope(doc_ids, where))
+        decision = self.answerer.decide(analysed, passages, retriever.version.stats)
         if state is not None:
-            state.record(question, context)
+            state.record(analysed)
         return decision
 
     def ask(
@@ -148,57 +186,114 @@ class Assistant:
         state: ConversationState | None = None,
         k: int | None = None,
         doc_ids: Collection[str] | None = None,
+        where: Mapping[str, str] | None = None,
     ) -> Answer:
-        return self.decide(question, state, k, doc_ids).answer
+        return self.decide(question, state, k, doc_ids, where).answer
+
+    def _scope(self, doc_ids: Collection[str] | None, where: Mapping[str, str] | None) -> Collection[str] | None:
+        """The documents a search may return: None for all; every id given must be indexed.
+
+        Metadata filters are resolved here, against the manifest every backend keeps, so each backend
+        needs only a filter by document.
+        """
+        documents = self.index.manifest.documents
+        unknown = [d for d in doc_ids or () if d not in documents]
+        if unknown:
+            raise UnknownDocumentError(f"not in the index: {', '.join(unknown)}")
+        if not where:
+            return doc_ids or None
+        return [d for d in doc_ids or documents if documents[d].matches(where)]
+
+    # What is indexed
 
     def info(self) -> dict[str, Any]:
-        return describe(self._current().index.manifest.to_dict())
+        """Documents, chunks, model, embedder, backend and build time of the version in use (loads no model)."""
+        manifest = self.index.manifest if self._retriever is not None else self.backend.read_manifest()
+        return {**manifest.summary(), "backend": self.backend.name}
 
-    def add_articles(self, articles: list[tuple[str, bytes]]) -> tuple[list[Admission], UpdateReport | None]:
-        """Put articles into the corpus and index them at once; answerable on return."""
-        admissions = admit(self.corpus_dir, articles)
-        report = self._update() if any(a.added for a in admissions) else None
-        return admissions, report
+    def documents(self) -> dict[str, DocumentRecord]:
+        """Every indexed document's record, in corpus order (loads no model)."""
+        if self._retriever is not None:
+            return self.index.manifest.documents
+        return self.backend.read_manifest().documents
 
-    def remove_articles(self, doc_ids: list[str]) -> UpdateReport:
-        withdraw(self.corpus_dir, doc_ids)
-        return self._update()
+    # Keeping the index up to date
 
-    def _update(self) -> UpdateReport:
-        if self.index_dir is None:
-            raise AssistantError("this assistant was not loaded from an index folder, so it cannot update one")
-        report = update_index(self.corpus_dir, self.index_dir, embedder=self.retriever.embedder)
+    def update(
+        self,
+        full: bool = False,
+        progress: bool = False,
+        wait: float = 60.0,
+        settings: IndexSettings | None = None,
+        **overrides: Any,
+    ) -> UpdateReport:
+        """Bring the index up to date with the corpus. `overrides` (model, chunk_words, overlap_sentences,
+        embedder, bm25_method) change the index's settings, which rebuilds every document."""
+        settings = settings or self._settings_with(overrides)
+        embedder = self._retriever.embedder if self._retriever is not None else None
+        if (
+            embedder is not None
+            and settings is not None
+            and (embedder.model_name, embedder.name) != (settings.model, settings.embedder)
+        ):
+            embedder = None
+        report = update_index(
+            self.corpus_dir,
+            self.index_dir,
+            settings,
+            full=full,
+            embedder=embedder,
+            progress=progress,
+            wait=wait,
+            backend=self.backend,
+        )
         self.refresh()
         return report
 
+    def _settings_with(self, overrides: dict[str, Any]) -> IndexSettings | None:
+        """The index's settings with `overrides` applied; None (keep the index's own) when there are none."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if not given:
+            return None
+        try:
+            base = self.backend.read_manifest().settings
+        except AssistantError:
+            base = IndexSettings()
+        method = given.pop("bm25_method", None)
+        return dataclasses.replace(base, bm25=BM25Params(method=method) if method else base.bm25, **given)
 
-def describe(manifest: dict[str, Any]) -> dict[str, Any]:
-    """The summary `assistant info` shows, from a manifest's JSON."""
-    return {
-        "documents": len(manifest["documents"]),
-        "chunks": manifest["chunk_count"],
-        "model": manifest["model"],
-        "backend": manifest["settings"].get("backend", "torch"),
-        "dimension": manifest["dimension"],
-        "built_at": manifest["built_at"],
-        "corpus": manifest["corpus"],
-    }
+    def add_articles(
+        self, articles: Sequence[tuple[str, bytes]], wait: float = 60.0
+    ) -> tuple[list[Admission], UpdateReport | None]:
+        """Put articles into the corpus and index them at once; answerable on return."""
+        admissions = admit(self.corpus_dir, list(articles))
+        report = self.update(wait=wait) if any(a.added for a in admissions) else None
+        return admissions, report
+
+    def add_files(self, paths: Sequence[Path], wait: float = 60.0) -> tuple[list[Admission], UpdateReport | None]:
+        """`add_articles` for files on disk."""
+        return self.add_articles([read_upload(path) for path in paths], wait)
+
+    def remove_articles(self, doc_ids: Sequence[str], wait: float = 60.0) -> tuple[list[str], UpdateReport]:
+        removed = withdraw(self.corpus_dir, list(doc_ids))
+        return removed, self.update(wait=wait)
+
+    def watch(
+        self, quiet: float = 1.0, stop: threading.Event | None = None, on_update: Callable[[UpdateReport], None] | None = None
+    ) -> None:
+        """Re-index whenever the corpus folder changes, until `stop` is set (or Ctrl-C)."""
+        watcher.watch(self.corpus_dir, self.update, quiet=quiet, stop=stop, on_update=on_update)
 
 
-def _check_dimension(index: StoredIndex, embedder: Embedder) -> None:
-    if embedder.dimension != index.manifest.dimension:
+def _retriever(version: IndexVersion, embedder: Embedder, settings: SearchSettings) -> Retriever:
+    if embedder.dimension != version.manifest.dimension:
         raise IndexMismatchError(
             f"model {embedder.model_name!r} makes {embedder.dimension}-d vectors but the index holds "
-            f"{index.manifest.dimension}-d ones — run: assistant index --full"
+            f"{version.manifest.dimension}-d ones — run: assistant index --full"
         )
+    return Retriever(version, embedder, settings)
 
 
 def _require_text(text: str) -> None:
     if not text or not text.strip():
         raise AssistantError("the question is empty")
-
-
-def _embedder_for(index: StoredIndex, index_dir: Path) -> Embedder:
-    """The model and backend the index was built with: questions must be embedded as its sentences were."""
-    settings = index.manifest.settings
-    return Embedder(index.manifest.model, settings.batch_size, settings.backend, model_cache(index_dir))

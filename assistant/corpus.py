@@ -1,4 +1,4 @@
-"""Reading the articles of a corpus folder into Documents."""
+"""The corpus folder: listing its articles and reading each with the reader for its format."""
 
 from __future__ import annotations
 
@@ -10,14 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG
 
+from assistant.readers import UnreadableDocument, reader_for, suffixes
 from assistant.records import Document
 
 log = logging.getLogger(__name__)
-
-SUFFIXES = (".txt", ".md")
-_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
-_FRONT_MATTER_TITLE = re.compile(r"^title:[ \t]*(.+?)[ \t]*$", re.MULTILINE)
-_HEADING = re.compile(r"^#[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -29,12 +25,13 @@ class CorpusFile:
 
 
 def scan_files(corpus_dir: Path) -> list[CorpusFile]:
-    """Every .txt and .md file under `corpus_dir`, recursively, in path order; hidden ones left out.
+    """Every file some reader takes under `corpus_dir`, recursively, in path order; hidden ones left out.
 
     One stat per file, taken from the directory listing: a corpus of 100k
     articles is listed in a fraction of a second.
     """
     found: list[CorpusFile] = []
+    readable = suffixes()
 
     def walk(folder: str, prefix: str) -> None:
         with os.scandir(folder) as listing:
@@ -44,7 +41,7 @@ def scan_files(corpus_dir: Path) -> list[CorpusFile]:
                 continue
             if entry.is_dir(follow_symlinks=False):
                 walk(entry.path, f"{prefix}{entry.name}/")
-            elif entry.name.lower().endswith(SUFFIXES):
+            elif entry.name.lower().endswith(readable):
                 try:
                     stat = entry.stat()
                 except OSError as error:
@@ -58,7 +55,7 @@ def scan_files(corpus_dir: Path) -> list[CorpusFile]:
 
 
 def find_files(corpus_dir: Path) -> list[Path]:
-    """Every .txt and .md file under `corpus_dir`, recursively, hidden ones left out."""
+    """Every article file under `corpus_dir`, recursively, hidden ones left out."""
     return [Path(file.path) for file in scan_files(corpus_dir)]
 
 
@@ -67,18 +64,23 @@ def title_from_name(path: Path) -> str:
     return " ".join(w[:1].upper() + w[1:] for w in words if w)
 
 
-def extract_title(text: str, path: Path) -> tuple[str, int]:
-    """The title and where the body starts: front matter `title:`, else the first `#` heading, else the file name."""
-    body_start = 0
-    front = _FRONT_MATTER.match(text)
-    if front:
-        body_start = front.end()
-        if (title := _FRONT_MATTER_TITLE.search(front.group(1))) is not None:
-            return title.group(1).strip("\"'"), body_start
-    heading = _HEADING.search(text, body_start)
-    if heading is not None:
-        return heading.group(1), body_start
-    return title_from_name(path), body_start
+def extract(doc_id: str, data: bytes) -> Document:
+    """The document a file's bytes hold, read by the reader for its suffix; raises UnreadableDocument."""
+    reader = reader_for(doc_id)
+    if reader is None:
+        raise UnreadableDocument(f"no reader for {Path(doc_id).suffix or 'files without a suffix'}")
+    extracted = reader.read(data, Path(doc_id).name)
+    return Document(
+        doc_id=doc_id,
+        path=doc_id,
+        title=extracted.title or title_from_name(Path(doc_id)),
+        text=extracted.text,
+        sha256=hashlib.sha256(data).hexdigest(),
+        body_start=extracted.body_start,
+        format=extracted.format,
+        metadata=dict(extracted.metadata),
+        pages=extracted.pages,
+    )
 
 
 def read_document(path: Path, corpus_dir: Path) -> Document | None:
@@ -90,19 +92,7 @@ def read_document(path: Path, corpus_dir: Path) -> Document | None:
         log.warning("skipped %s: cannot read it (%s)", relative, error.strerror or error)
         return None
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        log.warning("skipped %s: not valid UTF-8 (byte %d)", relative, error.start)
+        return extract(relative, data)
+    except UnreadableDocument as error:
+        log.warning("skipped %s: %s", relative, error)
         return None
-    title, body_start = extract_title(text, path)
-    if not text[body_start:].strip():
-        log.warning("skipped %s: it is empty", relative)
-        return None
-    return Document(
-        doc_id=relative,
-        path=relative,
-        title=title,
-        text=text,
-        sha256=hashlib.sha256(data).hexdigest(),
-        body_start=body_start,
-    )

@@ -23,3 +23,7 @@ class EmptyCorpusError(AssistantError):
 
 class IndexBusyError(AssistantError):
     """Another process holds the writer lock of the index."""
+
+
+class UnknownDocumentError(AssistantError):
+    """A document filter names a document the index does not hold."""

@@ -17,14 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
+from assistant.backends import MODES
 from assistant.errors import AssistantError
 from assistant.records import Answer, Document, Passage
 from assistant.textnorm import fold
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
-
-MODES = ("bm25", "dense", "hybrid")
 
 
 @dataclass(frozen=True)

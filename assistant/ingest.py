@@ -15,8 +15,9 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from assistant.corpus import SUFFIXES, find_files
+from assistant.corpus import extract, find_files
 from assistant.errors import AssistantError
+from assistant.readers import UnreadableDocument, suffixes
 
 MAX_BYTES = 5 * 1024 * 1024
 _UNSAFE = re.compile(r"[^\w.-]+")
@@ -40,23 +41,32 @@ def safe_name(name: str) -> str:
     """A plain file name for `name`: its last path part, with only letters, digits, '.', '-' and '_'."""
     base = PurePosixPath(unicodedata.normalize("NFKC", name).replace("\\", "/")).name
     suffix = PurePosixPath(base).suffix.lower()
-    if suffix not in SUFFIXES:
-        raise AssistantError(f"{name}: only {' and '.join(SUFFIXES)} articles can be added")
+    readable = suffixes()
+    if suffix not in readable:
+        raise AssistantError(
+            f"{name}: only {', '.join(readable[:-1])}{' and ' if len(readable) > 1 else ''}{readable[-1]} articles can be added"
+        )
     stem = _UNSAFE.sub("-", base[: -len(suffix)]).strip(".-_")[:100] or "article"
     return stem + suffix
 
 
 def check_article(name: str, data: bytes) -> None:
-    """Refuse what could not be indexed, before anything is written."""
+    """Refuse what could not be indexed, before anything is written: the reader for its format must read it."""
     safe_name(name)
     if len(data) > MAX_BYTES:
         raise AssistantError(f"{name}: larger than {MAX_BYTES // (1024 * 1024)} MB")
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise AssistantError(f"{name}: not valid UTF-8 (byte {error.start})") from None
-    if not text.strip():
-        raise AssistantError(f"{name}: it is empty")
+        extract(safe_name(name), data)
+    except UnreadableDocument as error:
+        raise AssistantError(f"{name}: {error}") from None
+
+
+def read_upload(path: Path) -> tuple[str, bytes]:
+    """A file offered to the corpus, as (name, content)."""
+    try:
+        return path.name, path.read_bytes()
+    except OSError as error:
+        raise AssistantError(f"cannot read {path}: {error.strerror}") from None
 
 
 def _content_hashes(corpus_dir: Path) -> dict[str, str]:
@@ -115,7 +125,7 @@ def withdraw(corpus_dir: Path, doc_ids: list[str]) -> list[str]:
     paths = []
     for doc_id in doc_ids:
         path = (corpus_dir / doc_id).resolve()
-        if not path.is_relative_to(root) or path.suffix.lower() not in SUFFIXES or not path.is_file():
+        if not path.is_relative_to(root) or path.suffix.lower() not in suffixes() or not path.is_file():
             raise AssistantError(f"no article {doc_id!r} in {corpus_dir}/")
         paths.append(path)
     if len(set(paths)) >= len(find_files(corpus_dir)):

@@ -6,16 +6,32 @@ and the web API returns, so the two can never disagree.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from assistant.segment import Span
+from assistant.textnorm import fold
+
+if TYPE_CHECKING:
+    from assistant.settings import IndexSettings
+
+
+def text_hash(text: str) -> str:
+    """The SHA-256 of a text as UTF-8: names the extracted text an index keeps, whatever the source's format."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
 class Document:
-    """An article as read from the corpus; `text` is kept exactly as decoded."""
+    """An article as a reader extracted it: `text` is what quotes point into, kept by the index.
+
+    `sha256` identifies the source file (its bytes); `text_sha256` the
+    extracted text. They are equal for a UTF-8 text file, not for a PDF.
+    """
 
     doc_id: str
     path: str
@@ -23,6 +39,141 @@ class Document:
     text: str
     sha256: str
     body_start: int = 0  # where the text after any front matter begins
+    text_sha256: str = ""  # computed from `text` when not given
+    format: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)  # date, language, source… as the reader found them
+    pages: tuple[int, ...] = ()  # where each page after the first starts in `text` (empty: no pages)
+
+    def __post_init__(self) -> None:
+        if not self.text_sha256:
+            object.__setattr__(self, "text_sha256", text_hash(self.text))
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """What an index keeps of a document besides its text: the manifest's entry for it."""
+
+    path: str
+    title: str
+    sha256: str  # of the source file's bytes
+    text_sha256: str  # of the extracted text, which the index stores
+    body_start: int = 0
+    size: int = 0  # the source file's size and modification time, to skip reading unchanged files
+    mtime_ns: int = 0
+    chunks: int = 0
+    format: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    pages: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, document: Document, size: int = 0, mtime_ns: int = 0, chunks: int = 0) -> DocumentRecord:
+        return cls(
+            path=document.path,
+            title=document.title,
+            sha256=document.sha256,
+            text_sha256=document.text_sha256,
+            body_start=document.body_start,
+            size=size,
+            mtime_ns=mtime_ns,
+            chunks=chunks,
+            format=document.format,
+            metadata=dict(document.metadata),
+            pages=document.pages,
+        )
+
+    def document(self, doc_id: str, text: str) -> Document:
+        """The document this record describes, given its stored text."""
+        return Document(
+            doc_id=doc_id,
+            path=self.path,
+            title=self.title,
+            text=text,
+            sha256=self.sha256,
+            body_start=self.body_start,
+            text_sha256=self.text_sha256,
+            format=self.format,
+            metadata=dict(self.metadata),
+            pages=self.pages,
+        )
+
+    def matches(self, where: Mapping[str, str]) -> bool:
+        """True if the document's metadata has every field of `where`, compared as the product compares text
+        (case and diacritics folded); a date matches by its start, so `date=2023` finds 2023-03-28."""
+        for key, wanted in where.items():
+            value, wanted = fold(self.metadata.get(key.lower(), "")), fold(wanted).strip()
+            if not value or not (value == wanted or (key.lower() == "date" and value.startswith(wanted))):
+                return False
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["pages"] = list(self.pages)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DocumentRecord:
+        """Also reads entries written before readers: their text was the file's bytes, so one hash names both."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values.setdefault("text_sha256", data["sha256"])
+        values["pages"] = tuple(values.get("pages", ()))
+        return cls(**values)
+
+
+@dataclass
+class Manifest:
+    """What a version of an index holds: model, settings and documents. Backends store it as JSON."""
+
+    model: str
+    dimension: int
+    settings: IndexSettings
+    documents: dict[str, DocumentRecord]
+    chunk_count: int
+    corpus: str
+    format_version: int = 0  # set by the backend that stores it
+    built_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    files: dict[str, str] = field(default_factory=dict)  # checksums of the version's files, where a backend has files
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "model": self.model,
+            "dimension": self.dimension,
+            "settings": self.settings.to_dict(),
+            "built_at": self.built_at,
+            "corpus": self.corpus,
+            "chunk_count": self.chunk_count,
+            "documents": {doc_id: record.to_dict() for doc_id, record in self.documents.items()},
+            "files": self.files,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        from assistant.settings import IndexSettings
+
+        return cls(
+            model=data["model"],
+            dimension=data["dimension"],
+            settings=IndexSettings.from_dict(data["settings"]),
+            documents={doc_id: DocumentRecord.from_dict(record) for doc_id, record in data["documents"].items()},
+            chunk_count=data["chunk_count"],
+            corpus=data["corpus"],
+            built_at=data["built_at"],
+            format_version=data["format_version"],
+            files=data["files"],
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """What `assistant info` shows."""
+        return {
+            "documents": len(self.documents),
+            "chunks": self.chunk_count,
+            "model": self.model,
+            "embedder": self.settings.embedder,
+            "dimension": self.dimension,
+            "built_at": self.built_at,
+            "corpus": self.corpus,
+        }
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Settings as plain dataclasses, validated when made.
+"""Settings as plain dataclasses, validated when made, and the defaults every face shares.
 
 `IndexSettings` shape what is stored, so the manifest records them and a
 query uses the ones the index was built with. `SearchSettings` only shape
@@ -17,16 +17,31 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # term frequency, unlike bm25s's and the paper's, so BM25L is not offered).
 BM25_METHODS = ("okapi", "bm25+")
 FUSION_METHODS = ("weighted", "rrf")
-# How the embedding model runs: PyTorch, or an ONNX export of it in fp32 or int8 (assistant/onnx_backend.py).
-BACKENDS = ("torch", "onnx", "onnx-int8")
+
+# Where the corpus and the index live unless told otherwise: the CLI, the web app and the
+# library all read these, so the folders are named once.
+CORPUS_ENV, INDEX_ENV = "ASSISTANT_CORPUS", "ASSISTANT_INDEX"
+DEFAULT_CORPUS, DEFAULT_INDEX = "corpus", "index"
+BACKEND_ENV = "ASSISTANT_BACKEND"
+DEFAULT_BACKEND = "local"
+DEFAULT_ANSWERER = "extractive"
 
 
 def default_corpus_dir() -> Path:
-    return Path(os.environ.get("ASSISTANT_CORPUS", "corpus"))
+    return Path(os.environ.get(CORPUS_ENV, DEFAULT_CORPUS))
 
 
 def default_index_dir() -> Path:
-    return Path(os.environ.get("ASSISTANT_INDEX", "index"))
+    return Path(os.environ.get(INDEX_ENV, DEFAULT_INDEX))
+
+
+def default_backend() -> str:
+    return os.environ.get(BACKEND_ENV, DEFAULT_BACKEND)
+
+
+def _choice(kind: str, value: str, valid: tuple[str, ...]) -> None:
+    if value not in valid:
+        raise ValueError(f"unknown {kind} {value!r}; choose from {', '.join(valid)}")
 
 
 @dataclass(frozen=True)
@@ -37,8 +52,7 @@ class BM25Params:
     delta: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.method not in BM25_METHODS:
-            raise ValueError(f"unknown BM25 method {self.method!r}; choose from {', '.join(BM25_METHODS)}")
+        _choice("BM25 method", self.method, BM25_METHODS)
         if self.k1 < 0 or not 0 <= self.b <= 1:
             raise ValueError("BM25 needs k1 >= 0 and 0 <= b <= 1")
 
@@ -50,11 +64,12 @@ class IndexSettings:
     overlap_sentences: int = 1
     bm25: BM25Params = field(default_factory=BM25Params)
     batch_size: int = 32
-    backend: str = "onnx"  # same vectors as "torch", 3x faster per question, no torch import (README, "A faster embedder")
+    embedder: str = "onnx"  # same vectors as "torch", 3x faster per question, no torch import (README, "A faster embedder")
 
     def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ValueError(f"unknown embedding backend {self.backend!r}; choose from {', '.join(BACKENDS)}")
+        from assistant.embedders import embedder_names
+
+        _choice("embedder", self.embedder, embedder_names())
         if self.chunk_words < 10:
             raise ValueError("chunk_words must be at least 10")
         if self.overlap_sentences < 0:
@@ -68,13 +83,14 @@ class IndexSettings:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["bm25"] = BM25Params(**values.get("bm25", {}))
-        values.setdefault("backend", "torch")  # indexes from before the setting were embedded with PyTorch
+        # Manifests before the embedder seam called it "backend"; before that setting, PyTorch embedded everything.
+        values.setdefault("embedder", data.get("backend", "torch"))
         return cls(**values)
 
 
 @dataclass(frozen=True)
 class EvidenceWeights:
-    """How the answerer weighs the evidence for answering (see answering.Evidence)."""
+    """How the extractive answerer weighs the evidence for answering (see answerers.extractive.Evidence)."""
 
     dense: float = 1.0  # times the best sentence's cosine similarity
     wrong_kind: float = 0.25  # a "when" question whose best sentence holds no time
@@ -92,10 +108,13 @@ class SearchSettings:
     answer_max_words: int = 60
     min_evidence: float = 0.88  # abstain below this evidence score (calibrated on the SQuAD tuning half)
     evidence: EvidenceWeights = field(default_factory=EvidenceWeights)
+    answerer: str = DEFAULT_ANSWERER
 
     def __post_init__(self) -> None:
-        if self.fusion not in FUSION_METHODS:
-            raise ValueError(f"unknown fusion {self.fusion!r}; choose from {', '.join(FUSION_METHODS)}")
+        from assistant.answerers import answerer_names
+
+        _choice("fusion", self.fusion, FUSION_METHODS)
+        _choice("answerer", self.answerer, answerer_names())
         if not 0 <= self.dense_weight <= 1:
             raise ValueError("dense_weight must be between 0 and 1")
         if self.candidates < 1 or self.answer_passages < 1:

@@ -53,7 +53,7 @@ def _stemmer() -> Stemmer.Stemmer:
 
 @lru_cache(maxsize=1 << 16)
 def _stem_word(word: str) -> str:
-    return _stemmer().stemWord(word)
+    return str(_stemmer().stemWord(word))
 
 
 @lru_cache(maxsize=1 << 16)
@@ -71,13 +71,15 @@ class Analyzed:
     """Terms of a text: `words` (stemmed, stop words removed) and joined `compounds`.
 
     `pairs[i]` holds the indices in `words` of the two words `compounds[i]` joins;
-    `capitalized[i]` says whether `words[i]` was written with a capital.
+    `capitalized[i]` says whether `words[i]` was written with a capital, and
+    `starts[i]` where it begins in the NFKC form of the text.
     """
 
     words: list[str]
     compounds: list[str]
     pairs: list[tuple[int, int]]
     capitalized: list[bool]
+    starts: list[int]
 
     @property
     def terms(self) -> list[str]:
@@ -103,21 +105,25 @@ def analyze(text: str, compounding: Compounding = "capitalized") -> Analyzed:
     compounds: list[str] = []
     pairs: list[tuple[int, int]] = []
     capitalized: list[bool] = []
+    starts: list[int] = []
+    position = 0
     previous: tuple[str, bool] | None = None  # folded word, capitalised
     for gap, raw in zip(pieces[0::2], pieces[1::2], strict=False):  # the last gap has no word after it
+        start = position + len(gap)
+        position = start + len(raw)
         folded, stemmed = _word_forms(raw)
         if stemmed is None:
             previous = None
             continue
         capital = raw[0].isupper()
-        joinable = previous is not None and (compounding == "all" or (capital and previous[1]))
-        if joinable and gap.strip(" ") == "":
+        if previous is not None and (compounding == "all" or (capital and previous[1])) and gap.strip(" ") == "":
             compounds.append(_stem_word(previous[0] + folded))
             pairs.append((len(words) - 1, len(words)))
         words.append(stemmed)
         capitalized.append(capital)
+        starts.append(start)
         previous = (folded, capital)
-    return Analyzed(words=words, compounds=compounds, pairs=pairs, capitalized=capitalized)
+    return Analyzed(words=words, compounds=compounds, pairs=pairs, capitalized=capitalized, starts=starts)
 
 
 def document_terms(text: str) -> list[str]:

@@ -17,16 +17,16 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from assistant.corpus import SUFFIXES
 from assistant.errors import AssistantError
-from assistant.indexer import UpdateReport, update_index
+from assistant.indexer import UpdateReport
+from assistant.readers import suffixes
 
 log = logging.getLogger(__name__)
 
 
 def _is_article(path: str) -> bool:
     name = Path(path).name
-    return Path(path).suffix.lower() in SUFFIXES and not name.startswith(".")
+    return Path(path).suffix.lower() in suffixes() and not name.startswith(".")
 
 
 class _Changes(FileSystemEventHandler):
@@ -47,12 +47,12 @@ class _Changes(FileSystemEventHandler):
 
 def watch(
     corpus_dir: Path,
-    index_dir: Path,
+    update: Callable[[], UpdateReport],
     quiet: float = 1.0,
     stop: threading.Event | None = None,
     on_update: Callable[[UpdateReport], None] | None = None,
 ) -> None:
-    """Keep the index in step with the corpus until `stop` is set (or Ctrl-C)."""
+    """Run `update` whenever the corpus changes (and once at the start), until `stop` is set (or Ctrl-C)."""
     stop = stop or threading.Event()
     changes = _Changes()
     observer = Observer()
@@ -60,7 +60,7 @@ def watch(
     observer.schedule(changes, str(corpus_dir), recursive=True)
     observer.start()
     try:
-        _update(corpus_dir, index_dir, on_update)  # catch up with what changed while nobody watched
+        _update(update, on_update)  # catch up with what changed while nobody watched
         while not stop.is_set():
             if not changes.pending.wait(timeout=0.2):
                 continue
@@ -68,15 +68,15 @@ def watch(
                 stop.wait(0.1)
                 continue
             changes.pending.clear()
-            _update(corpus_dir, index_dir, on_update)
+            _update(update, on_update)
     finally:
         observer.stop()
         observer.join()
 
 
-def _update(corpus_dir: Path, index_dir: Path, on_update: Callable[[UpdateReport], None] | None) -> None:
+def _update(update: Callable[[], UpdateReport], on_update: Callable[[UpdateReport], None] | None) -> None:
     try:
-        report = update_index(corpus_dir, index_dir)
+        report = update()
     except (AssistantError, OSError) as error:
         log.warning("index not updated: %s", error)
         return

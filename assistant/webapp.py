@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.events import api as gr_api
 
 from assistant.conversation import ConversationState
 from assistant.core import Assistant
 from assistant.errors import AssistantError
-from assistant.indexer import update_index
 from assistant.ingest import MAX_BYTES
+from assistant.readers import suffixes
 from assistant.render import answer_markdown, escape_markdown, sources_html
+from assistant.settings import default_corpus_dir, default_index_dir
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +51,7 @@ def status_line(assistant: Assistant) -> str:
 
 
 def document_choices(assistant: Assistant) -> list[tuple[str, str]]:
-    index = assistant.index
-    return [(f"{record['title']} ({doc_id})", doc_id) for doc_id, record in index.manifest.documents.items()]
+    return [(f"{record.title} ({doc_id})", doc_id) for doc_id, record in assistant.documents().items()]
 
 
 def _user_error(error: Exception) -> str:
@@ -59,12 +60,17 @@ def _user_error(error: Exception) -> str:
     return f"Something went wrong: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
 
 
-def build_app(assistant: Assistant, stream_delay: float = 0.015) -> gr.Blocks:
-    """The chat page and its `/ask` API, all calls going to `assistant`."""
+class ChatHandlers:
+    """What the page's events do; every one is a call on `assistant` and a rendering of its result."""
+
+    def __init__(self, assistant: Assistant, stream_delay: float) -> None:
+        self.assistant = assistant
+        self.stream_delay = stream_delay
 
     def respond(
-        message: str, history: list[Message], state: ConversationState, doc_ids: list[str] | None
-    ) -> Iterator[tuple[list[Message], str, ConversationState, str]]:
+        self, message: str, history: list[Message], state: ConversationState, doc_ids: list[str] | None
+    ) -> Iterator[tuple[list[Message], str, ConversationState, Any]]:
+        """The question shown, a placeholder, then the answer streamed a few words at a time, then its sources."""
         question = (message or "").strip()
         if not question:
             yield history, "", state, gr.skip()
@@ -72,58 +78,64 @@ def build_app(assistant: Assistant, stream_delay: float = 0.015) -> gr.Blocks:
         history = [*history, {"role": "user", "content": escape_markdown(question)}]
         yield [*history, {"role": "assistant", "content": "_Searching the articles…_"}], "", state, gr.skip()
         try:
-            decision = assistant.decide(question, state=state, doc_ids=doc_ids or None)
+            answer = self.assistant.ask(question, state=state, doc_ids=doc_ids or None)
+            documents = self.assistant.index.documents
         except Exception as error:  # shown to the user as one line, never a traceback
             yield [*history, {"role": "assistant", "content": escape_markdown(_user_error(error))}], "", state, ""
             return
-        answer = decision.answer
         text = answer_markdown(answer)
         words = text.split(" ")
         for end in range(4, len(words), 4):
             yield [*history, {"role": "assistant", "content": " ".join(words[:end])}], "", state, gr.skip()
-            time.sleep(stream_delay)
-        yield [*history, {"role": "assistant", "content": text}], "", state, sources_html(answer, assistant.index.documents)
+            time.sleep(self.stream_delay)
+        yield [*history, {"role": "assistant", "content": text}], "", state, sources_html(answer, documents)
 
-    def clear() -> tuple[list[Message], ConversationState, str]:
+    def clear(self) -> tuple[list[Message], ConversationState, str]:
         return [], ConversationState(), ""
 
-    def upload(files: list[str] | None) -> tuple[str, Any, str, None]:
+    def upload(self, files: list[str] | None) -> tuple[str, Any, Any, None]:
+        """Add the uploaded articles (each at most MAX_BYTES) and index them; a message says what became of each."""
         if not files:
             return "", gr.skip(), gr.skip(), None
         lines = []
-        articles = []
+        accepted = []
         for file in files:
             path = Path(file)
             if path.stat().st_size > MAX_BYTES:
                 lines.append(f"{path.name}: larger than {MAX_BYTES // (1024 * 1024)} MB, not added")
                 continue
-            articles.append((path.name, path.read_bytes()))
-        if articles:
+            accepted.append(path)
+        if accepted:
             try:
-                admissions, report = assistant.add_articles(articles)
+                admissions, report = self.assistant.add_files(accepted)
                 lines += [a.describe() for a in admissions]
                 if report is not None:
                     lines.append(report.summary())
             except Exception as error:  # a bad upload is a message, never a crash
                 lines.append(_user_error(error))
         message = "\n\n".join(escape_markdown(line) for line in lines)
-        return message, gr.Dropdown(choices=document_choices(assistant)), status_line(assistant), None
+        return message, gr.Dropdown(choices=document_choices(self.assistant)), status_line(self.assistant), None
 
-    def refresh_page() -> tuple[str, Any]:
-        assistant.refresh()
-        return status_line(assistant), gr.Dropdown(choices=document_choices(assistant))
+    def refresh_page(self) -> tuple[str, Any]:
+        self.assistant.refresh()
+        return status_line(self.assistant), gr.Dropdown(choices=document_choices(self.assistant))
 
-    def ask(question: str) -> str:
+    def ask(self, question: str) -> str:
         """Answer `question` from the articles: the JSON line `assistant ask --json` prints.
 
         A JSON string, not a dict: gradio_client takes any dict with a "path"
         key for a file to download, and every source has one.
         """
         try:
-            return assistant.ask(question).to_json()
+            return self.assistant.ask(question).to_json()
         except AssistantError as error:
             raise gr.Error(str(error)) from None
 
+
+def build_app(assistant: Assistant, stream_delay: float = 0.015) -> gr.Blocks:
+    """The chat page and its `/ask` API, all calls going to `assistant`."""
+    handlers = ChatHandlers(assistant, stream_delay)
+    app: gr.Blocks
     with gr.Blocks(title="Cooperation documents assistant") as app:
         gr.Markdown("## Cooperation documents assistant\nAnswers quote the articles word for word; [n] marks each source.")
         status = gr.Markdown(status_line(assistant), elem_id="status")
@@ -146,19 +158,19 @@ def build_app(assistant: Assistant, stream_delay: float = 0.015) -> gr.Blocks:
                     elem_id="documents",
                 )
                 files = gr.File(
-                    label="Add articles (.txt or .md, at most 5 MB)",
-                    file_types=[".txt", ".md"],
+                    label=f"Add articles ({' or '.join(suffixes())}, at most {MAX_BYTES // (1024 * 1024)} MB)",
+                    file_types=list(suffixes()),
                     file_count="multiple",
                     elem_id="upload",
                 )
                 upload_status = gr.Markdown(elem_id="upload-status")
         question.submit(
-            respond, [question, chatbot, state, documents], [chatbot, question, state, sources], api_visibility="private"
+            handlers.respond, [question, chatbot, state, documents], [chatbot, question, state, sources], api_visibility="private"
         )
-        clear_button.click(clear, None, [chatbot, state, sources], api_visibility="private")
-        files.upload(upload, files, [upload_status, documents, status, files], api_visibility="private")
-        app.load(refresh_page, None, [status, documents], api_visibility="private")
-        gr.api(ask, api_name="ask")
+        clear_button.click(handlers.clear, None, [chatbot, state, sources], api_visibility="private")
+        files.upload(handlers.upload, files, [upload_status, documents, status, files], api_visibility="private")
+        app.load(handlers.refresh_page, None, [status, documents], api_visibility="private")
+        gr_api(handlers.ask, api_name="ask")
     return app
 
 
@@ -174,8 +186,8 @@ def _auth_from_environment() -> tuple[str, str] | None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="The web chat over the articles.")
-    parser.add_argument("--corpus", type=Path, default=Path(os.environ.get("ASSISTANT_CORPUS", "corpus")))
-    parser.add_argument("--index", type=Path, default=Path(os.environ.get("ASSISTANT_INDEX", "index")))
+    parser.add_argument("--corpus", type=Path, default=default_corpus_dir())
+    parser.add_argument("--index", type=Path, default=default_index_dir())
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--share", action="store_true", help="also make a public Gradio link")
@@ -185,8 +197,9 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         auth = _auth_from_environment()
-        update_index(args.corpus, args.index, progress=sys.stderr.isatty())  # logs what it did
-        assistant = Assistant.load(args.index, corpus_dir=args.corpus)
+        assistant = Assistant(args.index, args.corpus)
+        assistant.update(progress=sys.stderr.isatty())  # logs what it did
+        assistant.open()
     except AssistantError as error:
         sys.exit(f"Error: {error}")
     app = build_app(assistant)

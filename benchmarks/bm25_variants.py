@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.lexical import BM25Index
+from assistant.backends.local.lexical import BM25Index
 from assistant.settings import BM25Params
 from assistant.textnorm import document_terms, query_terms
 

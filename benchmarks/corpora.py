@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.embedder import Embedder
+from assistant.embedders import Embedder
 from assistant.segment import count_words, split_sentences
 from assistant.settings import IndexSettings
 
@@ -68,8 +68,8 @@ def source_sentences(paragraphs: list[str]) -> list[str]:
 class CachedEmbedder(Embedder):
     """The real model, except that a title and a known sentence get that sentence's cached vector."""
 
-    def __init__(self, paragraphs: list[str], backend: str = IndexSettings.backend, cache_dir: Path | None = None) -> None:
-        super().__init__(backend=backend, cache_dir=cache_dir or CACHE / "models")
+    def __init__(self, paragraphs: list[str], backend: str = IndexSettings.embedder, cache_dir: Path | None = None) -> None:
+        super().__init__(name=backend, cache_dir=cache_dir or CACHE / "models")
         sentences = source_sentences(paragraphs)
         key = hashlib.sha256("\x00".join(sentences).encode()).hexdigest()[:16]
         path = CACHE / f"sentences-{backend}-{key}.npy"

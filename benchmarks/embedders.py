@@ -29,10 +29,9 @@ import numpy as np
 from squad import ROOT, TextCacheEmbedder, squad_index
 from tqdm import tqdm
 
-from assistant.embedder import Embedder
+from assistant.embedders import Embedder, embedder_names
 from assistant.evaluation import evaluate
 from assistant.segment import split_sentences
-from assistant.settings import BACKENDS
 
 RESULTS = ROOT / "benchmarks" / "results" / "embedders.json"
 SQUAD = ROOT.parent / "shared" / "data" / "squad-dev-v1.1.json"
@@ -65,8 +64,8 @@ def best_of_two(encode: Callable[[list[str]], object], texts: list[str]) -> floa
 
 def speed(texts: list[str], questions: list[str], cache: Path) -> tuple[dict, dict[str, np.ndarray]]:
     rows, vectors = {}, {}
-    for backend in BACKENDS:
-        embedder = Embedder(backend=backend, cache_dir=cache)
+    for backend in embedder_names():
+        embedder = Embedder(name=backend, cache_dir=cache)
         embedder.encode_documents(texts[:64])  # warm up
         seconds = best_of_two(embedder.encode_documents, texts)
         query_ms = []
@@ -114,7 +113,7 @@ def main() -> None:
     texts, questions = sample(2000)
     with tempfile.TemporaryDirectory() as cache:
         rows, _ = speed(texts, questions, Path(cache))
-    for backend in tqdm(BACKENDS, desc="SQuAD per backend"):
+    for backend in tqdm(embedder_names(), desc="SQuAD per backend"):
         rows[backend]["squad"] = recall(backend, every)
     base = rows["torch"]["squad"]["tuning"]["hybrid"]["recall_at_5"]
     for row in rows.values():

@@ -7,7 +7,7 @@ only: half of them are removed from the index, and the evidence of their
 questions (which must be refused) is set against the evidence of the kept
 ones (which must be answered). Writes benchmarks/results/levers.json.
 
-    .venv/bin/python benchmarks/levers.py [--every 5] [--backend torch]
+    .venv/bin/python benchmarks/levers.py [--every 5] [--embedder torch]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from squad import ROOT, TextCacheEmbedder, options, squad_index
 from tqdm import tqdm
 
-from assistant.answering import Evidence
+from assistant.answerers.extractive import Evidence
 from assistant.core import Assistant
 from assistant.evaluation import document_ranking, retrieval_metrics
 from assistant.settings import EvidenceWeights, SearchSettings
@@ -98,7 +98,7 @@ def abstention_table(kept: list[Evidence | None], removed: list[Evidence | None]
 def main() -> None:
     args = options(__doc__)
     every = args.every
-    embedder = TextCacheEmbedder(args.backend)
+    embedder = TextCacheEmbedder(args.embedder)
     with tempfile.TemporaryDirectory() as folder:
         squad = squad_index(Path(folder), embedder)
         tune = squad.tune

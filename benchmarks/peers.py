@@ -36,11 +36,11 @@ from squad import ROOT, write_corpus
 from tqdm import tqdm
 
 from assistant.core import Assistant
-from assistant.embedder import model_cache, resolve_model
+from assistant.embedders import embedder_names, model_cache, resolve_model
+from assistant.embedders.onnx_export import exported_model
 from assistant.evaluation import QAItem, document_ranking, retrieval_metrics
 from assistant.indexer import update_index
-from assistant.onnx_backend import exported_model
-from assistant.settings import BACKENDS, DEFAULT_MODEL, IndexSettings
+from assistant.settings import DEFAULT_MODEL, IndexSettings
 
 RESULTS = ROOT / "benchmarks" / "results" / "peers.json"
 TOP_K = 10
@@ -113,7 +113,7 @@ def export_seconds(model: str, backend: str, index_dir: Path) -> float | None:
 
 
 def ours(backend: str, corpus: Path, index_dir: Path) -> Search:
-    update_index(corpus, index_dir, IndexSettings(backend=backend))
+    update_index(corpus, index_dir, IndexSettings(embedder=backend))
     assistant = Assistant.load(index_dir)
     return lambda question: document_ranking(assistant.search(question, k=TOP_K))
 
@@ -159,10 +159,10 @@ def main() -> None:
             measure("LlamaIndex (QueryFusionRetriever, RRF)", lambda: llama_index(texts, model), items),
             measure("Haystack 2 (BM25 + embedding, RRF joiner)", lambda: haystack(texts, model), items),
         ]
-        for backend in BACKENDS:
+        for backend in embedder_names():
             index_dir = work / f"index-{backend}"
             export = export_seconds(model, backend, index_dir)
-            default = " (default)" if backend == IndexSettings.backend else ""
+            default = " (default)" if backend == IndexSettings.embedder else ""
             build = functools.partial(ours, backend, corpus, index_dir)
             rows.append(measure(f"ours, {backend} backend{default}", build, items, export_seconds=export))
     report = {"paragraphs": len(texts), "questions": len(items), "top_k": TOP_K, "rows": rows}

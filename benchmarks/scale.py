@@ -42,8 +42,8 @@ import numpy as np
 from corpora import ROOT, SQUAD, CachedEmbedder, source_paragraphs, write_articles
 from tqdm import tqdm
 
-from assistant import dense
-from assistant.embedder import Embedder, model_cache
+from assistant.backends.local import dense
+from assistant.embedders import Embedder, model_cache
 from assistant.indexer import update_index
 from assistant.segment import split_sentences
 from assistant.settings import IndexSettings
@@ -80,7 +80,7 @@ class TimedEmbedder(Embedder):
     """The real model, recording what it embedded and how long that took."""
 
     def __init__(self, backend: str, cache_dir: Path) -> None:
-        super().__init__(backend=backend, cache_dir=cache_dir)
+        super().__init__(name=backend, cache_dir=cache_dir)
         self.texts: list[str] = []
         self.seconds = 0.0
 
@@ -100,7 +100,7 @@ def build_ratio(paragraphs: list[str], backend: str, work: Path) -> dict:
     for attempt in range(2):
         embedder = TimedEmbedder(backend, work / "models")
         began = time.perf_counter()
-        report = update_index(corpus, work / f"ratio-index-{attempt}", IndexSettings(backend=backend), embedder=embedder)
+        report = update_index(corpus, work / f"ratio-index-{attempt}", IndexSettings(embedder=backend), embedder=embedder)
         builds.append((time.perf_counter() - began, embedder.seconds, report))
         began = time.perf_counter()
         embedder.encode_documents(list(embedder.texts))
@@ -121,12 +121,12 @@ def build_ratio(paragraphs: list[str], backend: str, work: Path) -> dict:
 def serve(index_dir: Path, questions: list[str]) -> None:
     """Worker: a fresh process's cold start, query latencies and peak memory, printed as JSON."""
     started = float(os.environ["SCALE_SPAWNED_AT"])
+    from assistant.backends.local.store import current_generation, read_manifest
     from assistant.core import Assistant
-    from assistant.store import current_generation, read_manifest
 
     imported = time.time()
     settings = read_manifest(current_generation(index_dir)).settings
-    embedder = Embedder(settings.model, settings.batch_size, settings.backend, model_cache(index_dir))
+    embedder = Embedder(settings.model, settings.batch_size, settings.embedder, model_cache(index_dir))
     model_loaded = time.time()
     base_rss = peak_rss()
     assistant = Assistant.load(index_dir)
@@ -170,7 +170,7 @@ def build_worker(corpus: Path, index_dir: Path, backend: str) -> None:
     embedder = CachedEmbedder(source_paragraphs(), backend=backend, cache_dir=model_cache(index_dir))
     base_rss = peak_rss()
     began = time.perf_counter()
-    report = update_index(corpus, index_dir, IndexSettings(backend=backend), embedder=embedder)
+    report = update_index(corpus, index_dir, IndexSettings(embedder=backend), embedder=embedder)
     seconds = time.perf_counter() - began
     row = {
         "chunks": report.chunks,
@@ -262,7 +262,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000, 100000])
     parser.add_argument("--vectors", type=int, nargs="*", default=[10000, 20000, 100000, 300000, 1000000])
-    parser.add_argument("--backend", default=IndexSettings.backend)
+    parser.add_argument("--embedder", default=IndexSettings.embedder)
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=PARTS, help="measure these; keep the rest from the last run")
     parser.add_argument("--build-worker", nargs=3, metavar=("CORPUS", "INDEX", "BACKEND"), help=argparse.SUPPRESS)
     parser.add_argument("--serve-worker", nargs=2, metavar=("INDEX", "QUESTIONS"), help=argparse.SUPPRESS)
@@ -277,23 +277,23 @@ def main() -> None:
     paragraphs = source_paragraphs()
     questions = squad_questions(QUESTIONS)
     report: dict = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
-    report.update({"backend": args.backend, "exact_search_limit": dense.EXACT_SEARCH_LIMIT})
+    report.update({"backend": args.embedder, "exact_search_limit": dense.EXACT_SEARCH_LIMIT})
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         os.environ["ASSISTANT_MODEL_CACHE"] = str(work / "models")
-        Embedder(backend=args.backend)  # exported once, here: the workers never load torch
+        Embedder(name=args.embedder)  # exported once, here: the workers never load torch
         (work / "questions.json").write_text(json.dumps(questions), encoding="utf-8")
         if "ratio" in args.parts:
-            report["build_ratio"] = build_ratio(paragraphs, args.backend, work)
+            report["build_ratio"] = build_ratio(paragraphs, args.embedder, work)
             print(json.dumps(report["build_ratio"]), flush=True)
         if "sizes" in args.parts:
             report["sizes"] = []
             for size in args.sizes:
-                report["sizes"].append(measure_size(size, args.backend, paragraphs, work / "questions.json", work))
+                report["sizes"].append(measure_size(size, args.embedder, paragraphs, work / "questions.json", work))
                 print(json.dumps(report["sizes"][-1]), flush=True)
         if "faiss" in args.parts:
             report["faiss"] = []
-            embedder = CachedEmbedder(paragraphs, backend=args.backend, cache_dir=work / "models")
+            embedder = CachedEmbedder(paragraphs, backend=args.embedder, cache_dir=work / "models")
             by_paragraph = [[p[a:b] for a, b in split_sentences(p, 0, len(p))] for p in paragraphs]
             sentences = [np.vstack([embedder.cached[t] for t in texts]) for texts in by_paragraph if len(texts) > 1]
             queries = np.vstack([embedder.encode_query(q) for q in questions])

@@ -9,7 +9,7 @@ questions must then be refused, while the rest must still be answered.
 Embeddings are cached by text (and backend) in benchmarks/cache/. Writes
 benchmarks/results/squad.json.
 
-    .venv/bin/python benchmarks/squad.py [--every 5] [--backend torch]
+    .venv/bin/python benchmarks/squad.py [--every 5] [--embedder torch]
 """
 
 from __future__ import annotations
@@ -28,12 +28,13 @@ from pathlib import Path
 import numpy as np
 from bm25_variants import SPLIT_SEED, SQUAD
 
+from assistant.backends.local import LocalVersion
+from assistant.backends.local.store import load_index
 from assistant.core import Assistant
-from assistant.embedder import Embedder
+from assistant.embedders import Embedder, embedder_names
 from assistant.evaluation import Outcome, QAItem, evaluate
 from assistant.indexer import update_index
-from assistant.settings import BACKENDS, IndexSettings
-from assistant.store import load_index
+from assistant.settings import IndexSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "benchmarks" / "cache"
@@ -43,8 +44,8 @@ RESULTS = ROOT / "benchmarks" / "results" / "squad.json"
 class TextCacheEmbedder(Embedder):
     """The real model, remembering every text it embedded across runs (and every query within one)."""
 
-    def __init__(self, backend: str = IndexSettings.backend) -> None:
-        super().__init__(backend=backend, cache_dir=CACHE / "models")
+    def __init__(self, backend: str = IndexSettings.embedder) -> None:
+        super().__init__(name=backend, cache_dir=CACHE / "models")
         self.path = CACHE / f"squad-texts-{backend}.npz"
         self.cache: dict[str, np.ndarray] = {}
         self.queries: dict[str, np.ndarray] = {}
@@ -101,7 +102,7 @@ class SquadIndex:
 
     def assistant(self, embedder: TextCacheEmbedder) -> Assistant:
         """An assistant on this index that encodes questions with `embedder` (and its memo)."""
-        return Assistant(load_index(self.index_dir), embedder, index_dir=self.index_dir)
+        return Assistant.from_version(LocalVersion(load_index(self.index_dir)), embedder, index_dir=self.index_dir)
 
     def remove(self, titles: list[str], embedder: TextCacheEmbedder) -> None:
         """Delete these articles from the corpus and update the index (an assistant moves on at its next question)."""
@@ -115,21 +116,21 @@ def squad_index(folder: Path, embedder: TextCacheEmbedder) -> SquadIndex:
     corpus, index_dir = folder / "corpus", folder / "index"
     tune, heldout, questions = write_corpus(corpus)
     began = time.perf_counter()
-    update_index(corpus, index_dir, IndexSettings(backend=embedder.backend), embedder=embedder, progress=True)
+    update_index(corpus, index_dir, IndexSettings(embedder=embedder.name), embedder=embedder, progress=True)
     return SquadIndex(corpus, index_dir, tune, heldout, questions, time.perf_counter() - began)
 
 
 def options(about: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=about.splitlines()[0])
     parser.add_argument("--every", type=int, default=5, help="ask every Nth question of the half")
-    parser.add_argument("--backend", choices=BACKENDS, default=IndexSettings.backend, help="how the model runs")
+    parser.add_argument("--embedder", choices=embedder_names(), default=IndexSettings.embedder, help="how the model runs")
     return parser.parse_args()
 
 
 def main() -> None:
     args = options(__doc__)
     every = args.every
-    embedder = TextCacheEmbedder(args.backend)
+    embedder = TextCacheEmbedder(args.embedder)
     with tempfile.TemporaryDirectory() as folder:
         squad = squad_index(Path(folder), embedder)
         heldout = squad.heldout
@@ -152,7 +153,7 @@ def main() -> None:
         kept_outcomes = [Outcome(q, assistant.ask(q.question)) for q in kept]
     report.update(
         {
-            "backend": embedder.backend,
+            "backend": embedder.name,
             "articles_heldout": len(heldout),
             "build_seconds_with_cache": round(squad.build_seconds, 1),
             "answer_latency_ms_p50": round(statistics.median(latencies), 1),

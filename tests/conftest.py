@@ -1,4 +1,9 @@
-"""Shared fixtures: the seed corpus indexed once per session with the real model and FAISS."""
+"""Shared fixtures: the seed corpus indexed once per session with the real model and FAISS.
+
+Tests marked `slow` may load the real model (`make test` runs them); the
+rest form the fast tier (`make test-fast`), which embeds with the hashing
+stand-in from tests/fakes.py and fails any test that loads a real model.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from assistant import embedders
+from tests.fakes import HASHING_EMBEDDER
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+embedders.EMBEDDERS.register(HASHING_EMBEDDER, "tests.fakes:open_hashing")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -18,6 +27,21 @@ def pytest_configure(config: pytest.Config) -> None:
         folder = tempfile.mkdtemp(prefix="assistant-models-")
         os.environ["ASSISTANT_MODEL_CACHE"] = folder
         config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests_load_no_model(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test outside the slow tier that would load a real model fails at once, naming the test."""
+    if request.node.get_closest_marker("slow") is not None:
+        return
+    load = embedders._load
+
+    def stand_in_only(model: str, embedder: str, cache_dir: Path) -> embedders.Encoder:
+        if embedder != HASHING_EMBEDDER:
+            pytest.fail(f"{request.node.nodeid} loads the {embedder} embedder: mark it slow or use {HASHING_EMBEDDER}")
+        return load(model, embedder, cache_dir)
+
+    monkeypatch.setattr(embedders, "_load", stand_in_only)
 
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,17 +9,20 @@ import itertools
 import sys
 from pathlib import Path
 
+from assistant.backends import open_backend
 from assistant.indexer import update_index
+from assistant.settings import default_backend
 
 
 def main() -> None:
     corpus, index = Path(sys.argv[1]), Path(sys.argv[2])
+    backend = open_backend(default_backend(), index)  # imported now: "ready" means the next thing is an update
     print("ready", flush=True)
     for step in itertools.count():
         articles = sorted(corpus.glob("*.md"))
         article = articles[step % len(articles)]
         article.rename(article.with_name(f"{article.stem.split('~')[0]}~{step}.md"))
-        update_index(corpus, index)
+        update_index(corpus, index, backend=backend)
 
 
 if __name__ == "__main__":

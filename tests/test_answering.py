@@ -2,16 +2,10 @@
 
 import pytest
 
-from assistant.answering import (
-    QuestionProfile,
-    answer_kind,
-    answer_question,
-    compose,
-    has_kind,
-    select,
-)
-from assistant.answering import candidates as rank_candidates
-from assistant.lexical import BM25Index
+from assistant.answerers.extractive import answer_question, compose, has_kind, select
+from assistant.answerers.extractive import candidates as rank_candidates
+from assistant.backends.local.lexical import BM25Index
+from assistant.question import Question, answer_kind
 from assistant.records import Chunk, Document, Passage
 from assistant.segment import chunk_text
 from assistant.settings import BM25Params, SearchSettings
@@ -43,9 +37,9 @@ def stats() -> BM25Index:
 
 def ask(question: str, stats, dense: float = 0.5, context: str = ""):
     """The answerer with the shipped evidence weights and threshold."""
-    profile = QuestionProfile.of(question, context)
+    analysed = Question.analyse(question, [context] if context else [])
     settings = SearchSettings()
-    return answer_question(question, profile, make_passages(dense), stats, settings.min_evidence, 60, settings.evidence)
+    return answer_question(analysed, make_passages(dense), stats, settings.min_evidence, 60, settings.evidence)
 
 
 @pytest.mark.parametrize(
@@ -118,7 +112,7 @@ def test_a_missing_name_lowers_the_evidence(stats):
 
 
 def test_a_name_must_appear_written_as_a_name():
-    profile = QuestionProfile.of("Who is the president of the United States?")
+    profile = Question.analyse("Who is the president of the United States?")
     assert profile.names == ("unit", "state")
 
 
@@ -128,7 +122,7 @@ def test_follow_up_words_decide_over_the_carried_topic(stats):
 
 
 def test_selection_respects_the_word_budget(stats):
-    profile = QuestionProfile.of("Who led the Lao side and what did they sign and present?")
+    profile = Question.analyse("Who led the Lao side and what did they sign and present?")
     ranked = rank_candidates(make_passages(), profile, stats)
     chosen = select(ranked, profile, max_words=12)
     assert len(chosen) == 1  # the best sentence always, nothing more past the budget
@@ -136,7 +130,7 @@ def test_selection_respects_the_word_budget(stats):
 
 
 def test_compose_refuses_a_quote_that_is_not_document_text(stats):
-    profile = QuestionProfile.of("Who led the Lao side?")
+    profile = Question.analyse("Who led the Lao side?")
     best = rank_candidates(make_passages(), profile, stats)[0]
     best.end += 1  # the span now ends in white space: no longer a clean verbatim sentence
     with pytest.raises(AssertionError):
@@ -149,6 +143,6 @@ def test_the_same_sentence_in_two_articles_is_quoted_once(stats):
     twin = Passage(
         2, Chunk(1, copy.doc_id, passages[0].chunk.start, passages[0].chunk.end, passages[0].chunk.sentences), copy, 1.0, 5.0, 0.5
     )
-    profile = QuestionProfile.of("What did they sign?")
+    profile = Question.analyse("What did they sign?")
     chosen = select(rank_candidates([*passages, twin], profile, stats), profile, max_words=60)
     assert len({c.text for c in chosen}) == len(chosen)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi, BM25Plus
 
-from assistant.lexical import BM25Index
+from assistant.backends.local.lexical import BM25Index
 from assistant.settings import BM25Params
 from assistant.textnorm import document_terms, query_terms
 
@@ -73,7 +73,7 @@ def test_our_matrix_equals_the_one_bm25s_builds(method):
     """The vectorised builder leaves bm25s in the state its own index() would."""
     import bm25s
 
-    from assistant.lexical import BM25S_VARIANTS, TermTable, score_matrix
+    from assistant.backends.local.lexical import BM25S_VARIANTS, TermTable, score_matrix
 
     params = BM25Params(method=method)
     table = TermTable.from_terms([document_terms(text) for text in CORPUS])

@@ -1,7 +1,7 @@
 import logging
 from pathlib import Path
 
-from assistant.corpus import extract_title, find_files, read_document, title_from_name
+from assistant.corpus import extract, find_files, read_document, title_from_name
 
 
 def read_corpus(folder: Path):
@@ -33,10 +33,14 @@ def test_text_is_kept_exactly_as_decoded(tmp_path):
     assert document.text == raw
 
 
+def title_of(text: str, name: str) -> str:
+    return extract(name, text.encode("utf-8")).title
+
+
 def test_titles_from_front_matter_heading_or_file_name():
-    assert extract_title('---\ntitle: "Border talks"\ndate: 2024\n---\nBody', Path("x.md"))[0] == "Border talks"
-    assert extract_title("Intro\n# The heading\ntext", Path("x.md"))[0] == "The heading"
-    assert extract_title("No heading here.", Path("son-la_border meeting.txt"))[0] == "Son La Border Meeting"
+    assert title_of('---\ntitle: "Border talks"\ndate: 2024\n---\nBody', "x.md") == "Border talks"
+    assert title_of("Intro\n# The heading\ntext", "x.md") == "The heading"
+    assert title_of("No heading here.", "son-la_border meeting.txt") == "Son La Border Meeting"
     assert title_from_name(Path("vietnam-laos-defence-policy-dialogue.txt")) == "Vietnam Laos Defence Policy Dialogue"
 
 

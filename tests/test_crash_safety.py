@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from assistant.backends.local.store import POINTER, load_index
 from assistant.core import Assistant
 from assistant.evaluation import quotes_verified
 from assistant.indexer import update_index
 from assistant.settings import IndexSettings
-from assistant.store import POINTER, load_index
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +59,7 @@ def test_sigkill_during_reindex_leaves_the_previous_generation_answering(seed_co
         answer = assistant.ask("Who led the Lao side at the Son La border meeting?")
         assert not answer.abstained and answer.sources
         assert quotes_verified(answer, assistant.index.documents)
-        assert assistant.index.location.name == index.location.name  # the reader moved to what CURRENT names
+        assert assistant.index.name == index.location.name  # the reader moved to what CURRENT names
     assert moved >= KILLS // 2, "the worker hardly ever finished an update: the kills did not hit the loop"
     assert killed_mid_write >= 1, "no kill landed while a generation was being written"
     report = update_index(corpus, index_dir)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from assistant import dense
-from assistant.dense import VectorIndex, chunk_means
+from assistant.backends.local import dense
+from assistant.backends.local.dense import VectorIndex, chunk_means
 
 
 def unit(*values):

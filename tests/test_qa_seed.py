@@ -8,11 +8,12 @@ import json
 
 import pytest
 
+from assistant.backends.local import LocalVersion
+from assistant.backends.local.store import load_index
 from assistant.conversation import ConversationState
 from assistant.core import Assistant
 from assistant.errors import AssistantError, IndexMismatchError
 from assistant.evaluation import Outcome, contains_fact, load_qa, summarize
-from assistant.store import load_index
 from tests.conftest import QA_DIR
 
 ITEMS = load_qa(QA_DIR / "seed_qa.jsonl")
@@ -126,7 +127,7 @@ def test_querying_with_another_model_is_a_clear_error(seed_index, seed_assistant
     index = load_index(seed_index)
     index.manifest.dimension = 768
     with pytest.raises(IndexMismatchError, match="384-d vectors but the index holds 768-d"):
-        Assistant(index, seed_assistant.retriever.embedder)
+        Assistant.from_version(LocalVersion(index), seed_assistant.retriever.embedder)
 
 
 @pytest.mark.slow

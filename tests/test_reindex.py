@@ -9,12 +9,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from assistant.backends.local import LocalVersion
+from assistant.backends.local.store import current_generation, load_index
 from assistant.core import Assistant
-from assistant.embedder import Embedder
+from assistant.embedders import Embedder
 from assistant.errors import AssistantError, EmptyCorpusError
 from assistant.indexer import update_index
 from assistant.settings import IndexSettings
-from assistant.store import current_generation, load_index
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +72,7 @@ def test_first_build_then_nothing_to_do(corpus, tmp_path, embedder):
     assert first.embedded == len(embedder.texts) == len(set(embedder.texts))
     assert set(embedder.texts) == sentence_texts(tmp_path / "idx")
     again = update(corpus, tmp_path / "idx", embedder)
-    assert again.location is None and again.embedded == 0 and again.unchanged == 2
+    assert again.version is None and again.embedded == 0 and again.unchanged == 2
     assert "the index is up to date" in again.summary()
     assert len(embedder.texts) == first.embedded  # nothing sent to the model the second time
 
@@ -144,12 +145,12 @@ def test_changed_settings_rebuild_everything(corpus, tmp_path, embedder):
     update(corpus, index_dir, embedder)
     report = update(corpus, index_dir, embedder, settings=IndexSettings(chunk_words=50))
     assert report.new == 2 and load_index(index_dir).manifest.settings.chunk_words == 50
-    assert update(corpus, index_dir, embedder).location is None  # the new settings are kept
+    assert update(corpus, index_dir, embedder).version is None  # the new settings are kept
 
 
 def test_a_corrupted_index_is_rebuilt_by_the_next_update(corpus, tmp_path, embedder, caplog):
     index_dir = tmp_path / "idx"
-    generation = update(corpus, index_dir, embedder).location
+    generation = index_dir / update(corpus, index_dir, embedder).version
     (generation / "chunks" / "spans.npy").write_bytes(b"garbage")
     report = update(corpus, index_dir, embedder)
     assert report.new == 2 and "cannot build on the current index" in caplog.text
@@ -158,7 +159,7 @@ def test_a_corrupted_index_is_rebuilt_by_the_next_update(corpus, tmp_path, embed
 
 def test_an_empty_corpus_keeps_the_index(corpus, tmp_path, embedder):
     index_dir = tmp_path / "idx"
-    generation = update(corpus, index_dir, embedder).location
+    generation = index_dir / update(corpus, index_dir, embedder).version
     for path in corpus.iterdir():
         path.unlink()
     with pytest.raises(EmptyCorpusError):
@@ -246,7 +247,7 @@ def test_incremental_updates_equal_a_full_build(tmp_path_factory, operations):
     assert left.manifest.documents == right.manifest.documents
     np.testing.assert_allclose(left.vectors.chunk_vectors(), right.vectors.chunk_vectors(), atol=1e-5)
     np.testing.assert_allclose(left.vectors.sentence_vectors, right.vectors.sentence_vectors, atol=1e-5)
-    one, two = Assistant(left, embedder), Assistant(right, embedder)
+    one, two = Assistant.from_version(LocalVersion(left), embedder), Assistant.from_version(LocalVersion(right), embedder)
     for query in QUERIES:
         assert_same_ranking(one.search(query, k=5), two.search(query, k=5))
         assert_same_ranking(one.search(query, k=5, mode="bm25"), two.search(query, k=5, mode="bm25"))

@@ -6,14 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from assistant.dense import VectorIndex
-from assistant.errors import CorruptIndexError, IndexBusyError, IndexMismatchError, NoIndexError
-from assistant.lexical import BM25Index, TermTable
-from assistant.records import Chunk, Document
-from assistant.settings import IndexSettings
-from assistant.store import (
+from assistant.backends.local.dense import VectorIndex
+from assistant.backends.local.lexical import BM25Index, TermTable
+from assistant.backends.local.store import (
     POINTER,
-    Manifest,
     current_generation,
     load_index,
     load_terms,
@@ -21,7 +17,10 @@ from assistant.store import (
     write_generation,
     writer_lock,
 )
-from assistant.tables import ChunkTable
+from assistant.backends.local.tables import ChunkTable
+from assistant.errors import CorruptIndexError, IndexBusyError, IndexMismatchError, NoIndexError
+from assistant.records import Chunk, Document, DocumentRecord, Manifest
+from assistant.settings import IndexSettings
 from assistant.textnorm import document_terms
 
 TEXT = "Alpha meets Beta. Gamma signs the memorandum."
@@ -35,7 +34,7 @@ def write(index_dir, text=TEXT):
         model="test-model",
         dimension=8,
         settings=IndexSettings(),
-        documents={"a.txt": {"path": "a.txt", "title": "A", "sha256": document.sha256, "body_start": 0, "chunks": 2}},
+        documents={"a.txt": DocumentRecord.of(document, chunks=2)},
         chunk_count=2,
         corpus="/corpus",
     )
@@ -56,7 +55,7 @@ def test_round_trip(tmp_path):
     assert index.bm25.matching(document_terms("memorandum")).tolist() == [1]
     assert index.manifest.model == "test-model"
     assert set(index.manifest.files) >= {"chunks/spans.npy", "vectors/sentences.npy", "terms/terms.npy"}
-    assert (tmp_path / "texts" / f"{index.documents['a.txt'].sha256}.txt").read_text() == TEXT
+    assert (tmp_path / "texts" / f"{index.documents['a.txt'].text_sha256}.txt").read_text() == TEXT
 
 
 def test_a_new_generation_replaces_the_old_one_which_is_kept_one_update_longer(tmp_path):
@@ -121,7 +120,7 @@ def test_text_blobs_are_shared_and_removed_when_unused(tmp_path):
 def test_a_corrupted_text_is_detected_when_read(tmp_path):
     write(tmp_path)
     index = load_index(tmp_path)
-    blob = tmp_path / "texts" / f"{index.manifest.documents['a.txt']['sha256']}.txt"
+    blob = tmp_path / "texts" / f"{index.manifest.documents['a.txt'].text_sha256}.txt"
     blob.write_text(TEXT.replace("Alpha", "Alpha!"))
     with pytest.raises(CorruptIndexError, match=r"text of a\.txt .* is corrupted"):
         index.documents["a.txt"]

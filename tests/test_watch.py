@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.store import load_index
-from assistant.watcher import watch
+from assistant.backends.local.store import load_index
+from assistant.core import Assistant
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,7 @@ def watched(seed_corpus, seed_index, tmp_path):
     reports = []
     stop = threading.Event()
     thread = threading.Thread(
-        target=watch, args=(corpus, index_dir), kwargs={"quiet": 0.3, "stop": stop, "on_update": reports.append}
+        target=Assistant(index_dir, corpus).watch, kwargs={"quiet": 0.3, "stop": stop, "on_update": reports.append}
     )
     thread.start()
     time.sleep(0.5)  # the catch-up update on start finds nothing to do
@@ -62,7 +62,7 @@ def test_a_burst_of_files_is_one_update(watched):
     for number in range(5):
         (corpus / f"burst-{number}.md").write_text(ARTICLE.replace("June 9", f"June {number + 10}"), encoding="utf-8")
     assert wait_for(lambda: len(indexed(index_dir)) == 7)
-    assert [r.new for r in reports if r.location is not None] == [5]
+    assert [r.new for r in reports if r.version is not None] == [5]
 
 
 def test_a_half_written_file_is_a_warning_then_indexed_when_complete(watched, caplog):

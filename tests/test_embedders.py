@@ -1,4 +1,4 @@
-"""The ONNX backends: exported from the model on disk, agreeing with PyTorch, and recorded by the index."""
+"""The ONNX embedders: exported from the model on disk, agreeing with PyTorch, and recorded by the index."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from assistant.backends.local.store import current_generation, read_manifest
 from assistant.cli import main
 from assistant.core import Assistant
-from assistant.embedder import Embedder, resolve_model
+from assistant.embedders import Embedder, resolve_model
+from assistant.embedders.onnx_export import exported_model
 from assistant.indexer import update_index
-from assistant.onnx_backend import exported_model
 from assistant.segment import split_sentences
 from assistant.settings import DEFAULT_MODEL, IndexSettings
-from assistant.store import current_generation, read_manifest
 
 pytestmark = pytest.mark.slow
 
@@ -37,9 +37,9 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(axis=1)
 
 
-@pytest.mark.parametrize(("backend", "mean_at_least", "min_at_least"), [("onnx", 0.9999, 0.9999), ("onnx-int8", 0.985, 0.97)])
-def test_onnx_vectors_agree_with_pytorch(seed_sentences, tmp_path, backend, mean_at_least, min_at_least):
-    torch_model, onnx_model = Embedder(backend="torch"), Embedder(backend=backend, cache_dir=tmp_path)
+@pytest.mark.parametrize(("embedder", "mean_at_least", "min_at_least"), [("onnx", 0.9999, 0.9999), ("onnx-int8", 0.985, 0.97)])
+def test_onnx_vectors_agree_with_pytorch(seed_sentences, tmp_path, embedder, mean_at_least, min_at_least):
+    torch_model, onnx_model = Embedder(name="torch"), Embedder(name=embedder, cache_dir=tmp_path)
     documents = _cosines(torch_model.encode_documents(seed_sentences), onnx_model.encode_documents(seed_sentences))
     queries = np.array([float(_cosines(torch_model.encode_query(q), onnx_model.encode_query(q))[0]) for q in QUESTIONS])
     assert len(documents) == len(seed_sentences) > 20
@@ -50,7 +50,7 @@ def test_onnx_vectors_agree_with_pytorch(seed_sentences, tmp_path, backend, mean
 
 
 def test_batches_of_mixed_lengths_give_each_text_its_own_vector(seed_sentences, tmp_path):
-    embedder = Embedder(backend="onnx", cache_dir=tmp_path, batch_size=4)
+    embedder = Embedder(name="onnx", cache_dir=tmp_path, batch_size=4)
     texts = [*sorted(seed_sentences[:10], key=len, reverse=True), "short"]
     together = embedder.encode_documents(texts)
     alone = np.vstack([embedder.encode_documents([t]) for t in texts])
@@ -68,29 +68,29 @@ def test_export_is_cached_and_reused(tmp_path):
     assert exported_model(location, "onnx", tmp_path).parent != first.parent
 
 
-def test_index_records_its_backend_and_questions_use_it(seed_corpus, tmp_path):
+def test_index_records_its_embedder_and_questions_use_it(seed_corpus, tmp_path):
     index_dir = tmp_path / "index"
-    update_index(seed_corpus, index_dir, IndexSettings(backend="onnx-int8"))
-    assert read_manifest(current_generation(index_dir)).settings.backend == "onnx-int8"
+    update_index(seed_corpus, index_dir, IndexSettings(embedder="onnx-int8"))
+    assert read_manifest(current_generation(index_dir)).settings.embedder == "onnx-int8"
     assistant = Assistant.load(index_dir)
-    assert assistant.retriever.embedder.backend == "onnx-int8"
+    assert assistant.retriever.embedder.name == "onnx-int8"
     answer = assistant.ask(QUESTIONS[0])
     assert "Viliem Vongthisan" in answer.answer
 
-    report = update_index(seed_corpus, index_dir, IndexSettings(backend="torch"))
-    assert report.changed == 0 and report.embedded > 20  # another backend: every sentence embedded again
+    report = update_index(seed_corpus, index_dir, IndexSettings(embedder="torch"))
+    assert report.changed == 0 and report.embedded > 20  # another embedder: every sentence embedded again
     assistant.refresh()
-    assert assistant.retriever.embedder.backend == "torch"
+    assert assistant.retriever.embedder.name == "torch"
 
 
-def test_index_without_a_recorded_backend_was_built_with_pytorch():
-    assert IndexSettings.from_dict({"model": DEFAULT_MODEL, "chunk_words": 120}).backend == "torch"
-    with pytest.raises(ValueError, match="unknown embedding backend"):
-        IndexSettings(backend="tensorrt")
+def test_index_without_a_recorded_embedder_was_built_with_pytorch():
+    assert IndexSettings.from_dict({"model": DEFAULT_MODEL, "chunk_words": 120}).embedder == "torch"
+    with pytest.raises(ValueError, match="unknown embedder"):
+        IndexSettings(embedder="tensorrt")
 
 
-def test_cli_rejects_an_unknown_backend_and_reports_the_one_in_use(seed_corpus, seed_index, tmp_path):
-    result = CliRunner().invoke(main, ["index", "--corpus", str(seed_corpus), "--index", str(tmp_path), "--backend", "tensorrt"])
+def test_cli_rejects_an_unknown_embedder_and_reports_the_one_in_use(seed_corpus, seed_index, tmp_path):
+    result = CliRunner().invoke(main, ["index", "--corpus", str(seed_corpus), "--index", str(tmp_path), "--embedder", "tensorrt"])
     assert result.exit_code == 2 and "'tensorrt' is not one of" in result.output and not list(tmp_path.iterdir())
     info = CliRunner().invoke(main, ["info", "--index", str(seed_index), "--json"])
-    assert json.loads(info.output)["backend"] == IndexSettings().backend
+    assert json.loads(info.output)["embedder"] == IndexSettings().embedder

@@ -3,7 +3,7 @@
     index/
       CURRENT                  the generation in use (and, on line 2, the one before)
       gen-<time>-<id>/         manifest.json, chunks/, vectors/, bm25/, terms/
-      texts/<sha256>.txt       document texts, shared by generations
+      texts/<sha256>.txt       extracted document texts, named by their hash, shared by generations
 
 A generation is written whole into a temporary folder, synced, renamed into
 place, and only then does CURRENT (replaced atomically) point to it. A reader
@@ -26,19 +26,17 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from filelock import FileLock, Timeout
 
-from assistant.dense import VectorIndex
+from assistant.backends.local.dense import VectorIndex
+from assistant.backends.local.lexical import BM25Index, TermTable
+from assistant.backends.local.tables import REBUILD_HINT, ChunkTable, DocumentStore, write_text_blob
 from assistant.errors import CorruptIndexError, IndexBusyError, IndexMismatchError, NoIndexError
-from assistant.lexical import BM25Index, TermTable
-from assistant.records import Document
-from assistant.settings import IndexSettings
-from assistant.tables import REBUILD_HINT, ChunkTable, DocumentStore, write_text_blob
+from assistant.records import Document, Manifest
 
 log = logging.getLogger(__name__)
 
@@ -51,46 +49,6 @@ VECTORS_FOLDER = "vectors"
 BM25_FOLDER = "bm25"
 TERMS_FOLDER = "terms"
 LOCK = ".lock"
-
-
-@dataclass
-class Manifest:
-    model: str
-    dimension: int
-    settings: IndexSettings
-    documents: dict[str, dict[str, Any]]
-    chunk_count: int
-    corpus: str
-    built_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
-    format_version: int = FORMAT_VERSION
-    files: dict[str, str] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format_version": self.format_version,
-            "model": self.model,
-            "dimension": self.dimension,
-            "settings": self.settings.to_dict(),
-            "built_at": self.built_at,
-            "corpus": self.corpus,
-            "chunk_count": self.chunk_count,
-            "documents": self.documents,
-            "files": self.files,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Manifest:
-        return cls(
-            model=data["model"],
-            dimension=data["dimension"],
-            settings=IndexSettings.from_dict(data["settings"]),
-            documents=data["documents"],
-            chunk_count=data["chunk_count"],
-            corpus=data["corpus"],
-            built_at=data["built_at"],
-            format_version=data["format_version"],
-            files=data["files"],
-        )
 
 
 @dataclass
@@ -158,6 +116,7 @@ def write_generation(
         bm25.save(staging / BM25_FOLDER)
         (staging / TERMS_FOLDER).mkdir()
         terms.save(staging / TERMS_FOLDER)
+        manifest.format_version = FORMAT_VERSION
         manifest.files = {p.relative_to(staging).as_posix(): _sha256(p) for p in _data_files(staging)}
         (staging / MANIFEST).write_text(json.dumps(manifest.to_dict(), ensure_ascii=False), encoding="utf-8")
         folders = [staging / BM25_FOLDER, staging / TERMS_FOLDER, staging / CHUNKS_FOLDER, staging / VECTORS_FOLDER, staging]
@@ -172,7 +131,7 @@ def write_generation(
     previous = _read_pointer(index_dir)[0]
     _switch_pointer(index_dir, generation.name, previous)
     remove_leftovers(index_dir)
-    _remove_unused_texts(texts_dir, {d["sha256"] for d in manifest.documents.values()} | previous_texts)
+    _remove_unused_texts(texts_dir, {d.text_sha256 for d in manifest.documents.values()} | previous_texts)
     return generation
 
 
@@ -182,7 +141,7 @@ def texts_of_current(index_dir: Path) -> set[str]:
         manifest = read_manifest(current_generation(index_dir))
     except (NoIndexError, CorruptIndexError, IndexMismatchError):
         return set()
-    return {record["sha256"] for record in manifest.documents.values()}
+    return {record.text_sha256 for record in manifest.documents.values()}
 
 
 def _remove_unused_texts(texts_dir: Path, used: set[str]) -> None:

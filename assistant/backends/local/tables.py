@@ -13,12 +13,11 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from assistant.errors import CorruptIndexError
-from assistant.records import Chunk, Document
+from assistant.records import Chunk, Document, DocumentRecord
 
 REBUILD_HINT = "run: assistant index --full"
 
@@ -122,7 +121,8 @@ class ChunkTable(Sequence[Chunk]):
 
 def mapped(path: Path) -> np.ndarray:
     """A saved array, memory-mapped, as a plain ndarray: indexing a `np.memmap` costs microseconds a time."""
-    return np.load(path, mmap_mode="r").view(np.ndarray)
+    array: np.ndarray = np.load(path, mmap_mode="r").view(np.ndarray)
+    return array
 
 
 def _blob_path(texts_dir: Path, sha256: str) -> Path:
@@ -130,12 +130,12 @@ def _blob_path(texts_dir: Path, sha256: str) -> Path:
 
 
 def write_text_blob(texts_dir: Path, document: Document) -> None:
-    """Store a document's text under its hash, once; whole or not at all."""
-    target = _blob_path(texts_dir, document.sha256)
+    """Store a document's extracted text under its hash, once; whole or not at all."""
+    target = _blob_path(texts_dir, document.text_sha256)
     if target.exists():
         return
     texts_dir.mkdir(parents=True, exist_ok=True)
-    staging = texts_dir / f".{document.sha256}.partial"
+    staging = texts_dir / f".{document.text_sha256}.partial"
     with staging.open("wb") as handle:
         handle.write(document.text.encode("utf-8"))
         handle.flush()
@@ -146,28 +146,21 @@ def write_text_blob(texts_dir: Path, document: Document) -> None:
 class DocumentStore(Mapping[str, Document]):
     """A generation's documents: their records in memory, their texts read from blobs on demand."""
 
-    def __init__(self, texts_dir: Path, records: dict[str, dict[str, Any]], cache_size: int = 512) -> None:
+    def __init__(self, texts_dir: Path, records: dict[str, DocumentRecord], cache_size: int = 512) -> None:
         self.texts_dir = texts_dir
         self.records = records
         self._read = lru_cache(maxsize=cache_size)(self._load)
 
     def _load(self, doc_id: str) -> Document:
         record = self.records[doc_id]
-        path = _blob_path(self.texts_dir, record["sha256"])
+        path = _blob_path(self.texts_dir, record.text_sha256)
         try:
             data = path.read_bytes()
         except OSError:
             raise CorruptIndexError(f"the text of {doc_id} is missing from {self.texts_dir}/ — {REBUILD_HINT}") from None
-        if hashlib.sha256(data).hexdigest() != record["sha256"]:
+        if hashlib.sha256(data).hexdigest() != record.text_sha256:
             raise CorruptIndexError(f"the text of {doc_id} in {path} is corrupted (checksum mismatch) — {REBUILD_HINT}")
-        return Document(
-            doc_id=doc_id,
-            path=record["path"],
-            title=record["title"],
-            text=data.decode("utf-8"),
-            sha256=record["sha256"],
-            body_start=record.get("body_start", 0),
-        )
+        return record.document(doc_id, data.decode("utf-8"))
 
     def __getitem__(self, doc_id: str) -> Document:
         if doc_id not in self.records:

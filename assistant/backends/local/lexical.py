@@ -147,7 +147,7 @@ class BM25Index:
         ids = self._term_ids(terms)
         if not ids:
             return np.zeros(self.size, dtype=np.float32)
-        return self._model.get_scores_from_ids(ids)
+        return np.asarray(self._model.get_scores_from_ids(ids))
 
     def matching(self, terms: list[str]) -> np.ndarray:
         """Ids of the chunks that contain at least one of `terms`."""

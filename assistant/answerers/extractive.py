@@ -1,4 +1,4 @@
-"""Choosing the sentences that answer a question, and deciding when to abstain.
+"""The extractive answerer: choosing the sentences that answer a question, and deciding when to abstain.
 
 Pure logic over passages that are already retrieved: no model, no files. An
 answer is made only of verbatim sentences of the documents, each cited, and
@@ -9,21 +9,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Protocol
 
+from assistant.answerers import Decision, TermStats
+from assistant.question import Question
 from assistant.records import Answer, Passage, Source
 from assistant.segment import count_words
-from assistant.settings import EvidenceWeights
+from assistant.settings import EvidenceWeights, SearchSettings
 from assistant.textnorm import analyze, document_terms
 
 ABSTENTION = "The documents do not say: no indexed article answers “{question}”."
-
-_KIND_PATTERNS = (
-    ("time", re.compile(r"\b(when|what (year|date|day|month|time)|which (year|date|day|month)|how long ago)\b")),
-    ("quantity", re.compile(r"\b(how (many|much)|what (number|percentage|amount))\b")),
-    ("person", re.compile(r"\b(who|whom|whose)\b")),
-    ("place", re.compile(r"\b(where)\b")),
-)
 
 _MONTHS = "january february march april may june july august september october november december"
 _TIME = re.compile(
@@ -46,30 +40,9 @@ _PLACE = re.compile(
     r"|\b(province|city|district|capital|country|region|border area|headquarters)\b"
 )
 _CAPITALISED_PAIR = re.compile(r"(?<!^)\b[A-ZĐ][\w’']+\s+[A-ZĐ][\w’']+")
-# "besides the memorandum": what follows is what the answer is not about.
-_EXCLUSION = re.compile(
-    r"\b(?:besides|other than|apart from|aside from|except(?: for)?)\s+((?:the\s+)?[\w’'-]+(?:\s+[A-ZĐ][\w’'-]*)*)"
-)
 _ANAPHOR_START = re.compile(
     r"^(he|she|they|it|this|these|those|its|their|his|her|accordingly|thus|therefore|also|in addition)\b", re.IGNORECASE
 )
-
-
-class TermStats(Protocol):
-    """Corpus statistics the answerer needs: how rare a term is, and whether it occurs at all."""
-
-    def idf(self, term: str) -> float: ...
-
-    def knows(self, term: str) -> bool: ...
-
-
-def answer_kind(question: str) -> str | None:
-    """The kind of fact a question asks for: time, quantity, person, place, or None."""
-    lowered = question.lower()
-    for kind, pattern in _KIND_PATTERNS:
-        if pattern.search(lowered):
-            return kind
-    return None
 
 
 def has_kind(sentence: str, kind: str | None) -> bool:
@@ -82,39 +55,6 @@ def has_kind(sentence: str, kind: str | None) -> bool:
     if kind == "person":
         return bool(_RANKS.search(sentence) or _CAPITALISED_PAIR.search(sentence))
     return bool(_PLACE.search(sentence))
-
-
-@dataclass(frozen=True)
-class QuestionProfile:
-    """The parts of a question the answerer weighs: its words, its names, its kind."""
-
-    text: str
-    kind: str | None
-    words: tuple[str, ...]
-    compounds: tuple[tuple[str, tuple[str, str]], ...]
-    names: tuple[str, ...]  # capitalised words after the first: they must be found
-    context_words: tuple[str, ...] = ()
-
-    @classmethod
-    def of(cls, question: str, context: str = "") -> QuestionProfile:
-        analyzed = analyze(question, "all")
-        excluded = set(analyze(" ".join(m.group(1) for m in _EXCLUSION.finditer(question))).words)
-        compounds = tuple(
-            (c, (analyzed.words[i], analyzed.words[j])) for c, (i, j) in zip(analyzed.compounds, analyzed.pairs, strict=True)
-        )
-        first_word = re.match(r"\W*[^\W_]+", question)
-        after_first = analyze(question[first_word.end() :] if first_word else question)
-        names = [w for w, cap in zip(after_first.words, after_first.capitalized, strict=True) if cap]
-        own = set(analyzed.words)
-        context_words = tuple(dict.fromkeys(w for w in analyze(context, "all").words if w not in own)) if context else ()
-        return cls(
-            text=question,
-            kind=answer_kind(question),
-            words=tuple(dict.fromkeys(w for w in analyzed.words if w not in excluded)),
-            compounds=compounds,
-            names=tuple(dict.fromkeys(names)),
-            context_words=context_words,
-        )
 
 
 @dataclass
@@ -158,10 +98,10 @@ class Evidence:
         return value - self.weights.unknown_name * len(self.unknown_names)
 
 
-def matched_words(profile: QuestionProfile, terms: set[str]) -> set[str]:
+def matched_words(question: Question, terms: set[str]) -> set[str]:
     """Question words found in `terms`, counting both words of a compound found joined."""
-    found = {w for w in profile.words if w in terms}
-    for compound, parts in profile.compounds:
+    found = {w for w in question.words if w in terms}
+    for compound, parts in question.compounds:
         if compound in terms:
             found.update(parts)
     return found
@@ -174,13 +114,13 @@ class QuestionWeights:
     dense score answers for, while a missing name is judged apart.
     """
 
-    def __init__(self, profile: QuestionProfile, stats: TermStats) -> None:
+    def __init__(self, question: Question, stats: TermStats) -> None:
         def weight(word: str) -> float:
             return stats.idf(word) * (1.0 if stats.knows(word) else 0.5)
 
-        self.profile = profile
-        self.own = {w: weight(w) for w in profile.words}
-        self.context = {w: weight(w) for w in profile.context_words}
+        self.question = question
+        self.own = {w: weight(w) for w in question.words}
+        self.context = {w: weight(w) for w in question.context_words}
         self.own_total = sum(self.own.values())
         self.context_total = sum(self.context.values())
 
@@ -193,7 +133,7 @@ class QuestionWeights:
         ties, so "What did they sign?" after a question about a meeting finds the
         signing, not the sentence that best matches the earlier question.
         """
-        found = matched_words(self.profile, terms)
+        found = matched_words(self.question, terms)
         own = sum(weight for word, weight in self.own.items() if word in found)
         context = sum(weight for word, weight in self.context.items() if word in terms)
         total = self.own_total + 0.5 * self.context_total
@@ -204,7 +144,7 @@ class QuestionWeights:
         return coverage, focus
 
 
-def candidates(passages: list[Passage], profile: QuestionProfile, stats: TermStats) -> list[Candidate]:
+def candidates(passages: list[Passage], question: Question, stats: TermStats) -> list[Candidate]:
     """Every sentence of the passages once, scored for the question.
 
     A sentence is credited with the words of the sentence before it at a
@@ -212,7 +152,7 @@ def candidates(passages: list[Passage], profile: QuestionProfile, stats: TermSta
     a fact often sits in the sentence after the one that names the topic
     ("Accordingly, they will ...").
     """
-    weights = QuestionWeights(profile, stats)
+    weights = QuestionWeights(question, stats)
     top = passages[0].score if passages and passages[0].score > 0 else 1.0
     seen: dict[tuple[str, int, int], Candidate] = {}
     for passage in passages:
@@ -226,15 +166,15 @@ def candidates(passages: list[Passage], profile: QuestionProfile, stats: TermSta
             joined_coverage, joined_focus = weights.measure(candidate.terms | previous_terms)
             candidate.coverage = max(own_coverage, discount * joined_coverage)
             focus = max(own_focus, discount * joined_focus)
-            candidate.kind_match = has_kind(candidate.text, profile.kind)
-            candidate.score = focus + 0.15 * prior + (0.2 if profile.kind and candidate.kind_match else 0.0)
+            candidate.kind_match = has_kind(candidate.text, question.kind)
+            candidate.score = focus + 0.15 * prior + (0.2 if question.kind and candidate.kind_match else 0.0)
             previous_terms = candidate.terms
             if candidate.key not in seen or seen[candidate.key].score < candidate.score:
                 seen[candidate.key] = candidate
     return sorted(seen.values(), key=lambda c: (-c.score, c.key))
 
 
-def evidence_for(best: Candidate, profile: QuestionProfile, stats: TermStats, weights: EvidenceWeights) -> Evidence:
+def evidence_for(best: Candidate, question: Question, stats: TermStats, weights: EvidenceWeights) -> Evidence:
     """Evidence from the best sentence and its passage.
 
     A name in the question ("Japan", "United States") must appear written as
@@ -243,11 +183,11 @@ def evidence_for(best: Candidate, profile: QuestionProfile, stats: TermStats, we
     passage = best.passage
     analyzed = analyze(f"{passage.document.title}\n{passage.text}")
     names = analyzed.names
-    found = {w for w in profile.names if w in names}
-    found |= {part for compound, parts in profile.compounds if compound in names for part in parts}
-    missing = tuple(n for n in profile.names if n not in found)
+    found = {w for w in question.names if w in names}
+    found |= {part for compound, parts in question.compounds if compound in names for part in parts}
+    missing = tuple(n for n in question.names if n not in found)
     return Evidence(
-        coverage=max(best.coverage, QuestionWeights(profile, stats).measure(set(analyzed.terms))[0]),
+        coverage=max(best.coverage, QuestionWeights(question, stats).measure(set(analyzed.terms))[0]),
         dense=passage.dense_score,
         kind_match=best.kind_match,
         missing_names=missing,
@@ -256,13 +196,13 @@ def evidence_for(best: Candidate, profile: QuestionProfile, stats: TermStats, we
     )
 
 
-def select(ranked: list[Candidate], profile: QuestionProfile, max_words: int) -> list[Candidate]:
+def select(ranked: list[Candidate], question: Question, max_words: int) -> list[Candidate]:
     """The best sentence, then others within `max_words` that add question words it lacks
     or answer as well as it does ("What did they sign?": the minutes and the memorandum)."""
     if not ranked:
         return []
     chosen = [ranked[0]]
-    covered = matched_words(profile, ranked[0].terms)
+    covered = matched_words(question, ranked[0].terms)
     words = count_words(ranked[0].text)
     quoted = {ranked[0].text}
     for candidate in ranked[1:]:
@@ -271,7 +211,7 @@ def select(ranked: list[Candidate], profile: QuestionProfile, max_words: int) ->
         if candidate.text in quoted:
             continue  # the same sentence in another article adds nothing to the answer
         size = count_words(candidate.text)
-        adds = matched_words(profile, candidate.terms) - covered
+        adds = matched_words(question, candidate.terms) - covered
         if (adds or candidate.score >= 0.95 * ranked[0].score) and words + size <= max_words:
             chosen.append(candidate)
             quoted.add(candidate.text)
@@ -309,27 +249,29 @@ def compose(question: str, chosen: list[Candidate]) -> Answer:
     return Answer(question=question, answer=" ".join(parts), abstained=False, sources=sources)
 
 
-@dataclass(frozen=True)
-class Decision:
-    """An answer together with the evidence it was decided on (for calibration and debugging)."""
-
-    answer: Answer
-    evidence: Evidence | None
-
-
 def answer_question(
-    question: str,
-    profile: QuestionProfile,
+    question: Question,
     passages: list[Passage],
     stats: TermStats,
     min_evidence: float,
     max_words: int,
     weights: EvidenceWeights | None = None,
 ) -> Decision:
-    ranked = candidates(passages, profile, stats)
+    ranked = candidates(passages, question, stats)
     if not ranked:
-        return Decision(abstain(question), None)
-    evidence = evidence_for(ranked[0], profile, stats, weights or EvidenceWeights())
+        return Decision(abstain(question.text), None)
+    evidence = evidence_for(ranked[0], question, stats, weights or EvidenceWeights())
     if evidence.score < min_evidence:
-        return Decision(abstain(question), evidence)
-    return Decision(compose(question, select(ranked, profile, max_words)), evidence)
+        return Decision(abstain(question.text), evidence)
+    return Decision(compose(question.text, select(ranked, question, max_words)), evidence)
+
+
+class ExtractiveAnswerer:
+    """Verbatim sentences of the passages, chosen by the question's words, kind and names; abstains on weak evidence."""
+
+    def __init__(self, settings: SearchSettings) -> None:
+        self.settings = settings
+
+    def decide(self, question: Question, passages: list[Passage], stats: TermStats) -> Decision:
+        settings = self.settings
+        return answer_question(question, passages, stats, settings.min_evidence, settings.answer_max_words, settings.evidence)

@@ -25,9 +25,11 @@ import shutil
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from assistant.embedders import TextKind, resolve_model
 from assistant.errors import AssistantError
 
 log = logging.getLogger(__name__)
@@ -37,11 +39,12 @@ OPSET = 17
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
-def _read_json(path: Path) -> dict:
+def _read_json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _weights(location: Path) -> Path:
@@ -68,9 +71,10 @@ def _export(location: Path, target: Path, quantize: bool) -> None:
             super().__init__()
             self.model = model
 
-        def forward(self, input_ids, attention_mask, token_type_ids):
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
             out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
-            return out.last_hidden_state
+            tokens: torch.Tensor = out.last_hidden_state
+            return tokens
 
     model = AutoModel.from_pretrained(str(location), local_files_only=True).eval()
     example = tuple(torch.ones((2, 8), dtype=torch.int64) for _ in INPUTS)
@@ -124,7 +128,7 @@ class OnnxEncoder:
 
         pooling = _read_json(location / "1_Pooling" / "config.json")
         if pooling and not pooling.get("pooling_mode_mean_tokens"):
-            raise AssistantError(f"the ONNX backend needs a mean-pooling model, not {location.name} — use --backend torch")
+            raise AssistantError(f"the ONNX backend needs a mean-pooling model, not {location.name} — use --embedder torch")
         self.prompts = _read_json(location / "config_sentence_transformers.json").get("prompts", {})
         max_tokens = int(_read_json(location / "sentence_bert_config.json").get("max_seq_length", 256))
         self.tokenizer = Tokenizer.from_file(str(location / "tokenizer.json"))
@@ -137,7 +141,7 @@ class OnnxEncoder:
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.dimension = int(self.encode(["."], "document").shape[1])
 
-    def encode(self, texts: list[str], kind: str) -> np.ndarray:
+    def encode(self, texts: list[str], kind: TextKind) -> np.ndarray:
         prompt = self.prompts.get(kind, "")
         encodings = self.tokenizer.encode_batch([prompt + t for t in texts])
         feed = {
@@ -145,7 +149,23 @@ class OnnxEncoder:
             "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
             "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
         }
-        tokens = self.session.run(None, {name: feed[name] for name in self.inputs})[0]
+        tokens = np.asarray(self.session.run(None, {name: feed[name] for name in self.inputs})[0])
         mask = feed["attention_mask"][..., None].astype(np.float32)
         means = (tokens * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
-        return means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+        normalised: np.ndarray = means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+        return normalised
+
+
+def _open(model: str, variant: str, cache_dir: Path) -> OnnxEncoder:
+    location = Path(resolve_model(model))
+    if not location.is_dir():
+        raise AssistantError(f"the {variant} embedder needs a model folder on disk; {model!r} is not one")
+    return OnnxEncoder(location, variant, cache_dir)
+
+
+def open_fp32(model: str, cache_dir: Path) -> OnnxEncoder:
+    return _open(model, "onnx", cache_dir)
+
+
+def open_int8(model: str, cache_dir: Path) -> OnnxEncoder:
+    return _open(model, "onnx-int8", cache_dir)

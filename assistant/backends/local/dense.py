@@ -27,7 +27,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from assistant.tables import mapped
+from assistant.backends.local.tables import mapped
 
 CHUNK_INDEX = "chunks.faiss"
 SENTENCE_VECTORS = "sentences.npy"
@@ -41,6 +41,7 @@ IVF_TRAINING_PER_LIST = 40  # training vectors per list (faiss's k-means wants a
 def candidate_index(means: np.ndarray) -> faiss.Index:
     """A FAISS index over the chunk means: exact up to `EXACT_SEARCH_LIMIT` vectors, IVF (float16) above."""
     count, dimension = means.shape
+    index: faiss.Index
     if count <= EXACT_SEARCH_LIMIT:
         index = faiss.IndexFlatIP(dimension)
     else:

@@ -1,0 +1,142 @@
+"""Index backends: where chunks, their vectors and terms live, and how they are searched.
+
+A backend stores versions of an index. A version (`IndexVersion`) is what
+a question is answered from: it never changes once opened, whatever a
+writer does meanwhile. A writer holds the backend's lock (`writing`), builds
+on the version in use, and `commit`s a new one, which becomes visible all at
+once. The indexer decides what changed; a backend only stores and searches.
+
+`local` (folders of plain files: FAISS, bm25s, generations behind a
+pointer) is the one implementation today. Adding one is a module (or
+package), a line in `BACKENDS`, and the backend contract suite
+(tests/contracts/test_backend_contract.py) passing against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+
+from assistant.answerers import TermStats
+from assistant.records import Chunk, Document, Manifest
+from assistant.registry import Registry
+from assistant.segment import Span
+from assistant.settings import SearchSettings
+
+Mode = Literal["hybrid", "bm25", "dense"]
+MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid")
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """A question as a backend searches for it: its terms, terms carried from earlier turns, and its vector."""
+
+    terms: tuple[str, ...]
+    vector: np.ndarray
+    context_terms: tuple[str, ...] = ()
+    context_weight: float = 0.5  # of the context's BM25 scores beside the question's own
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk found by a search, with its fused score and both component scores."""
+
+    chunk_id: int
+    score: float
+    bm25_score: float
+    dense_score: float
+
+
+@dataclass(frozen=True)
+class PreparedDocument:
+    """A new or changed document, ready to store: its chunks, each chunk's terms, each sentence's vector in chunk order."""
+
+    document: Document
+    chunks: list[Chunk]
+    terms: list[list[str]]
+    vectors: np.ndarray
+
+
+@dataclass(frozen=True)
+class IndexUpdate:
+    """The next version: `manifest` lists every document in order; those in `fresh` are (re)written,
+    every other one is kept as the previous version holds it, and documents not listed are dropped."""
+
+    manifest: Manifest
+    fresh: dict[str, PreparedDocument] = field(default_factory=dict)
+
+
+class IndexVersion(Protocol):
+    """One immutable version of an index."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def manifest(self) -> Manifest: ...
+
+    @property
+    def documents(self) -> Mapping[str, Document]:
+        """Every document with its stored text, read on demand."""
+        ...
+
+    @property
+    def stats(self) -> TermStats: ...
+
+    def chunk(self, chunk_id: int) -> Chunk: ...
+
+    def search(
+        self, request: SearchRequest, k: int, mode: Mode, settings: SearchSettings, doc_ids: Collection[str] | None = None
+    ) -> list[Hit]:
+        """The `k` best chunks, best first; `doc_ids`, when given, restricts the search to those documents."""
+        ...
+
+    def sentence_vectors(self, doc_id: str) -> Iterator[tuple[Span, np.ndarray]]:
+        """Each stored sentence of a document with its vector, so that an update re-embeds only new text."""
+        ...
+
+
+class IndexBackend(Protocol):
+    name: str  # its line in BACKENDS
+
+    @property
+    def location(self) -> str:
+        """Where the index is, as messages should name it."""
+        ...
+
+    def version_name(self) -> str:
+        """The name of the version in use ("" if none): cheap enough to check before every question."""
+        ...
+
+    def read_manifest(self) -> Manifest:
+        """The manifest of the version in use, without loading the rest (raises NoIndexError if none)."""
+        ...
+
+    def open(self) -> IndexVersion:
+        """The version in use, verified (raises NoIndexError, CorruptIndexError or IndexMismatchError)."""
+        ...
+
+    def writing(self, wait: float) -> AbstractContextManager[None]:
+        """Hold the one writer's lock, waiting up to `wait` seconds (IndexBusyError after); clears what a killed writer left."""
+        ...
+
+    def commit(self, update: IndexUpdate, previous: IndexVersion | None) -> str:
+        """Store `update` as the new version, built on `previous`, and switch to it atomically; returns its name."""
+        ...
+
+
+# An implementation: the index folder (a cache, for a backend that lives elsewhere) -> a backend.
+BACKENDS: Registry[Callable[[Path], IndexBackend]] = Registry("index backend", {"local": "assistant.backends.local:LocalBackend"})
+
+
+def backend_names() -> tuple[str, ...]:
+    return BACKENDS.names()
+
+
+def open_backend(name: str, index_dir: Path) -> IndexBackend:
+    return BACKENDS.get(name)(index_dir)

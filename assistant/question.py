@@ -1,0 +1,109 @@
+"""The question, analysed once: the record that retrieval and every answerer read.
+
+Built from the text a person typed and the topics of the conversation so
+far; nothing downstream analyses the question's text again.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from assistant.conversation import is_follow_up
+from assistant.textnorm import analyze
+
+# English cue patterns for the kind of fact asked for; the first that matches decides.
+_ENGLISH_KINDS = (
+    ("time", re.compile(r"\b(when|what (year|date|day|month|time)|which (year|date|day|month)|how long ago)\b")),
+    ("quantity", re.compile(r"\b(how (many|much)|what (number|percentage|amount))\b")),
+    ("person", re.compile(r"\b(who|whom|whose)\b")),
+    ("place", re.compile(r"\b(where)\b")),
+)
+# "besides the memorandum": what follows is what the answer is not about.
+_EXCLUSION = re.compile(
+    r"\b(?:besides|other than|apart from|aside from|except(?: for)?)\s+((?:the\s+)?[\w’'-]+(?:\s+[A-ZĐ][\w’'-]*)*)"
+)
+_FIRST_WORD = re.compile(r"\W*[^\W_]+")
+# Letters that only Vietnamese writes among the languages we meet: a first guess, until a real detector.
+_VIETNAMESE_LETTERS = re.compile("[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]", re.IGNORECASE)
+MAX_TOPICS = 2  # earlier topic questions a follow-up is searched with
+
+
+def answer_kind(question: str) -> str | None:
+    """The kind of fact a question asks for: time, quantity, person, place, or None."""
+    lowered = question.lower()
+    for kind, pattern in _ENGLISH_KINDS:
+        if pattern.search(lowered):
+            return kind
+    return None
+
+
+def guess_language(text: str) -> str:
+    return "vi" if _VIETNAMESE_LETTERS.search(text) else "en"
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question with everything measured of it.
+
+    `terms` are what BM25 searches (compounds joined whatever the case);
+    `words` the question's own content words, less those after "besides";
+    `names` the capitalised words after the first, which an answer's passage
+    must contain. A follow-up carries `context`: the earlier topic questions
+    it leans on, searched beside it.
+    """
+
+    text: str
+    language: str
+    kind: str | None
+    terms: tuple[str, ...]
+    words: tuple[str, ...]
+    compounds: tuple[tuple[str, tuple[str, str]], ...]
+    names: tuple[str, ...]
+    follow_up: bool = False
+    context: str = ""
+    context_terms: tuple[str, ...] = ()
+    context_words: tuple[str, ...] = ()  # words of the context the question does not have itself
+
+    @property
+    def dense_text(self) -> str:
+        """What the embedder sees: the context, then the question."""
+        return f"{self.context} {self.text}".strip()
+
+    @classmethod
+    def analyse(cls, text: str, topics: Sequence[str] = ()) -> Question:
+        """Analyse `text`; `topics` are the conversation's earlier topic questions, oldest first."""
+        normalized = unicodedata.normalize("NFKC", text)
+        analyzed = analyze(normalized, "all")
+        follow_up = bool(topics) and is_follow_up(text, len(analyzed.words))
+        excluded_spans = [m.span(1) for m in _EXCLUSION.finditer(normalized)]
+        excluded = {
+            w for w, at in zip(analyzed.words, analyzed.starts, strict=True) if any(a <= at < b for a, b in excluded_spans)
+        }
+        first_word = _FIRST_WORD.match(normalized)
+        after_first = first_word.end() if first_word else 0
+        names = [
+            w
+            for w, capital, at in zip(analyzed.words, analyzed.capitalized, analyzed.starts, strict=True)
+            if capital and at >= after_first
+        ]
+        context = " ".join(topics[-MAX_TOPICS:]) if follow_up else ""
+        context_analyzed = analyze(context, "all") if context else None
+        own = set(analyzed.words)
+        return cls(
+            text=text,
+            language=guess_language(text),
+            kind=answer_kind(text),
+            terms=tuple(analyzed.terms),
+            words=tuple(dict.fromkeys(w for w in analyzed.words if w not in excluded)),
+            compounds=tuple(
+                (c, (analyzed.words[i], analyzed.words[j])) for c, (i, j) in zip(analyzed.compounds, analyzed.pairs, strict=True)
+            ),
+            names=tuple(dict.fromkeys(names)),
+            follow_up=follow_up,
+            context=context,
+            context_terms=tuple(context_analyzed.terms) if context_analyzed else (),
+            context_words=tuple(dict.fromkeys(w for w in context_analyzed.words if w not in own)) if context_analyzed else (),
+        )

@@ -1,0 +1,49 @@
+"""Plain-text articles: `.txt` and `.md`, UTF-8, with an optional front matter.
+
+The text is the file decoded exactly (newlines and a byte-order mark kept),
+so offsets index the file's own characters. The title comes from front
+matter `title:`, else the first `#` heading, else the file name; the front
+matter's other `key: value` lines (date, language, source…) are metadata.
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.readers import Extracted, UnreadableDocument
+
+_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+_FRONT_MATTER_FIELD = re.compile(r"^([A-Za-z][\w-]*):[ \t]*(.+?)[ \t]*$", re.MULTILINE)
+_HEADING = re.compile(r"^#[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+
+
+def front_matter(text: str) -> tuple[dict[str, str], int]:
+    """The front matter's `key: value` fields (keys lower-cased, quotes dropped) and where the body starts."""
+    front = _FRONT_MATTER.match(text)
+    if front is None:
+        return {}, 0
+    fields = {m.group(1).lower(): m.group(2).strip("\"'") for m in _FRONT_MATTER_FIELD.finditer(front.group(1))}
+    return {k: v for k, v in fields.items() if v}, front.end()
+
+
+def first_heading(text: str, start: int) -> str:
+    heading = _HEADING.search(text, start)
+    return heading.group(1) if heading is not None else ""
+
+
+class PlainTextReader:
+    suffixes = (".txt", ".md")
+
+    def read(self, data: bytes, name: str) -> Extracted:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise UnreadableDocument(f"not valid UTF-8 (byte {error.start})") from None
+        fields, body_start = front_matter(text)
+        if not text[body_start:].strip():
+            raise UnreadableDocument("it is empty")
+        title = fields.pop("title", "") or first_heading(text, body_start)
+        return Extracted(text=text, title=title, format=name.rsplit(".", 1)[-1].lower(), body_start=body_start, metadata=fields)
+
+
+PLAIN_TEXT = PlainTextReader()
