@@ -250,7 +250,7 @@ def ask(index_dir: Path, as_json: bool, k: int | None, doc_ids: tuple[str, ...],
         return
     assistant = _load(index_dir)
     for position, text in enumerate([first, *questions]):
-        answer = assistant.ask(text, k=k, doc_ids=doc_ids, where=where)
+        answer = assistant.ask(text, k=k, doc_ids=doc_ids or None, where=where)
         if as_json:
             click.echo(answer.to_json())
         else:
@@ -286,7 +286,7 @@ def chat(index_dir: Path, as_json: bool, doc_ids: tuple[str, ...], where: dict[s
             break
         if not line.strip():
             continue
-        answer = assistant.ask(line.strip(), state=state, doc_ids=doc_ids, where=where)
+        answer = assistant.ask(line.strip(), state=state, doc_ids=doc_ids or None, where=where)
         if as_json:
             click.echo(answer.to_json())
         else:
@@ -312,7 +312,7 @@ def search(
         return
     assistant = _load(index_dir)
     for text in [first, *queries]:
-        passages = assistant.search(text, k=k, mode=mode, doc_ids=doc_ids, where=where)
+        passages = assistant.search(text, k=k, mode=mode, doc_ids=doc_ids or None, where=where)
         if as_json:
             _emit_json({"query": text, "results": [p.to_dict() for p in passages]})
         else:

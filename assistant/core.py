@@ -65,10 +65,13 @@ class Assistant:
     def from_version(
         cls, version: IndexVersion, embedder: Embedder, settings: SearchSettings | None = None, index_dir: Path | None = None
     ) -> Assistant:
-        """An assistant that answers from `version` only, never moving to a newer one (for comparisons and benchmarks)."""
+        """An assistant that starts from `version` with `embedder` already loaded (for comparisons and benchmarks).
+
+        Given `index_dir`, it follows that index as any assistant does; without, it answers from `version` only.
+        """
         assistant = cls(index_dir, settings=settings)
         assistant._retriever = _retriever(version, embedder, assistant.settings)
-        assistant._follows_index = False
+        assistant._follows_index = index_dir is not None
         return assistant
 
     def open(self, model: str | None = None) -> Assistant:
@@ -156,7 +159,8 @@ class Assistant:
     ) -> list[Passage]:
         """Ranked passages for `query`, no answer composed."""
         _require_text(query)
-        return self._current().search(Question.analyse(query), k, mode, self._scope(doc_ids, where))
+        retriever = self._current()
+        return retriever.search(Question.analyse(query), k, mode, _scope(retriever.version, doc_ids, where))
 
     def decide(
         self,
@@ -174,11 +178,12 @@ class Assistant:
         _require_text(question)
         analysed = Question.analyse(question, state.topics if state is not None else ())
         retriever = self._current()
-        passages = retriever.search(analysed, k or self.settings.answer_passages, doc_ids=self._scope(doc_ids, where))
+        scope = _scope(retriever.version, doc_ids, where)
+        passages = retriever.search(analysed, k or self.settings.answer_passages, doc_ids=scope)
         decision = self.answerer.decide(analysed, passages, retriever.version.stats)
         if state is not None:
             state.record(analysed)
-        return decision
+        return dataclasses.replace(decision, documents={p.document.doc_id: p.document for p in passages})
 
     def ask(
         self,
@@ -189,20 +194,6 @@ class Assistant:
         where: Mapping[str, str] | None = None,
     ) -> Answer:
         return self.decide(question, state, k, doc_ids, where).answer
-
-    def _scope(self, doc_ids: Collection[str] | None, where: Mapping[str, str] | None) -> Collection[str] | None:
-        """The documents a search may return: None for all; every id given must be indexed.
-
-        Metadata filters are resolved here, against the manifest every backend keeps, so each backend
-        needs only a filter by document.
-        """
-        documents = self.index.manifest.documents
-        unknown = [d for d in doc_ids or () if d not in documents]
-        if unknown:
-            raise UnknownDocumentError(f"not in the index: {', '.join(unknown)}")
-        if not where:
-            return doc_ids or None
-        return [d for d in doc_ids or documents if documents[d].matches(where)]
 
     # What is indexed
 
@@ -292,6 +283,21 @@ def _retriever(version: IndexVersion, embedder: Embedder, settings: SearchSettin
             f"{version.manifest.dimension}-d ones — run: assistant index --full"
         )
     return Retriever(version, embedder, settings)
+
+
+def _scope(version: IndexVersion, doc_ids: Collection[str] | None, where: Mapping[str, str] | None) -> Collection[str] | None:
+    """The documents of `version` a search may return: None for all, an empty collection for none.
+
+    Every id given must be indexed. Metadata filters are resolved here, against the manifest every
+    backend keeps, so a backend needs only a filter by document.
+    """
+    documents = version.manifest.documents
+    unknown = [d for d in doc_ids or () if d not in documents]
+    if unknown:
+        raise UnknownDocumentError(f"not in the index: {', '.join(unknown)}")
+    if not where:
+        return doc_ids
+    return [d for d in (documents if doc_ids is None else doc_ids) if documents[d].matches(where)]
 
 
 def _require_text(text: str) -> None:

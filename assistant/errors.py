@@ -25,5 +25,9 @@ class IndexBusyError(AssistantError):
     """Another process holds the writer lock of the index."""
 
 
+class UnknownChoiceError(AssistantError, ValueError):
+    """A reader, embedder, backend or answerer name that no registry holds."""
+
+
 class UnknownDocumentError(AssistantError):
     """A document filter names a document the index does not hold."""

@@ -203,7 +203,8 @@ def _scan(corpus_dir: Path, known: dict[str, DocumentRecord]) -> _Scan:
     new = changed = 0
     for file in scan_files(corpus_dir):
         old = known.get(file.doc_id)
-        if old is not None and (old.size, old.mtime_ns) == (file.size, file.mtime_ns):
+        # An entry without a format was written before readers and lacks the metadata they find: read it once more.
+        if old is not None and (old.size, old.mtime_ns) == (file.size, file.mtime_ns) and old.format:
             entries.append(_Entry(file.doc_id, old))
             continue
         document = read_document(Path(file.path), corpus_dir)

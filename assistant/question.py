@@ -78,10 +78,7 @@ class Question:
         normalized = unicodedata.normalize("NFKC", text)
         analyzed = analyze(normalized, "all")
         follow_up = bool(topics) and is_follow_up(text, len(analyzed.words))
-        excluded_spans = [m.span(1) for m in _EXCLUSION.finditer(normalized)]
-        excluded = {
-            w for w, at in zip(analyzed.words, analyzed.starts, strict=True) if any(a <= at < b for a, b in excluded_spans)
-        }
+        excluded = set(analyze(" ".join(m.group(1) for m in _EXCLUSION.finditer(text))).words)
         first_word = _FIRST_WORD.match(normalized)
         after_first = first_word.end() if first_word else 0
         names = [

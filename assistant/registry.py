@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib
 from typing import Generic, TypeVar
 
+from assistant.errors import UnknownChoiceError
+
 T = TypeVar("T")
 
 
@@ -27,13 +29,10 @@ class Registry(Generic[T]):
         """Add (or replace) an implementation: an object, or "module:attribute" to import when first used."""
         self._entries[name] = implementation
 
-    def unregister(self, name: str) -> None:
-        self._entries.pop(name, None)
-
     def get(self, name: str) -> T:
-        """The implementation called `name`; a ValueError naming the valid choices otherwise."""
+        """The implementation called `name`; an UnknownChoiceError naming the valid choices otherwise."""
         if name not in self._entries:
-            raise ValueError(f"unknown {self.seam} {name!r}; choose from {', '.join(self._entries)}")
+            raise UnknownChoiceError(f"unknown {self.seam} {name!r}; choose from {', '.join(self._entries)}")
         entry = self._entries[name]
         if isinstance(entry, str):
             module, _, attribute = entry.partition(":")

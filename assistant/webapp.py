@@ -78,8 +78,8 @@ class ChatHandlers:
         history = [*history, {"role": "user", "content": escape_markdown(question)}]
         yield [*history, {"role": "assistant", "content": "_Searching the articles…_"}], "", state, gr.skip()
         try:
-            answer = self.assistant.ask(question, state=state, doc_ids=doc_ids or None)
-            documents = self.assistant.index.documents
+            decision = self.assistant.decide(question, state=state, doc_ids=doc_ids or None)
+            answer, documents = decision.answer, decision.documents
         except Exception as error:  # shown to the user as one line, never a traceback
             yield [*history, {"role": "assistant", "content": escape_markdown(_user_error(error))}], "", state, ""
             return

@@ -153,7 +153,7 @@ def main() -> None:
         kept_outcomes = [Outcome(q, assistant.ask(q.question)) for q in kept]
     report.update(
         {
-            "backend": embedder.name,
+            "embedder": embedder.name,
             "articles_heldout": len(heldout),
             "build_seconds_with_cache": round(squad.build_seconds, 1),
             "answer_latency_ms_p50": round(statistics.median(latencies), 1),

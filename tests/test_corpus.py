@@ -41,6 +41,8 @@ def test_titles_from_front_matter_heading_or_file_name():
     assert title_of('---\ntitle: "Border talks"\ndate: 2024\n---\nBody', "x.md") == "Border talks"
     assert title_of("Intro\n# The heading\ntext", "x.md") == "The heading"
     assert title_of("No heading here.", "son-la_border meeting.txt") == "Son La Border Meeting"
+    assert title_of("---\ntitle: First\ntitle: Second\n---\nBody", "x.md") == "First"
+    assert title_of("---\nTitle: Not the key\ndate: 2024\n---\n# Heading\nBody", "x.md") == "Heading"
     assert title_from_name(Path("vietnam-laos-defence-policy-dialogue.txt")) == "Vietnam Laos Defence Policy Dialogue"
 
 

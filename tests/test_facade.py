@@ -129,3 +129,45 @@ def test_metadata_from_front_matter_filters_the_search(folders):
     assert {r["doc_id"] for r in json.loads(found.output)["results"]} == {"dated.md"}
     bad = runner.invoke(main, ["search", "--index", str(index_dir), "--where", "date", "memorandum"])
     assert bad.exit_code == 2 and "'date' is not KEY=VALUE" in bad.output
+
+
+def test_an_empty_document_filter_finds_nothing(assistant):
+    assert assistant.search("border meeting", doc_ids=[]) == []
+    assert assistant.ask(QUESTION, doc_ids=[]).abstained
+
+
+def test_an_index_written_before_readers_gains_their_metadata(folders):
+    """Entries from before readers (no format, no metadata, one hash) load, and the next update reads them again."""
+    corpus, index_dir = folders
+    (corpus / "dated.md").write_text("---\ndate: 2023-03-28\n---\nBorder guards signed a memorandum.", encoding="utf-8")
+    assistant = Assistant(index_dir, corpus)
+    assistant.update(embedder=HASHING_EMBEDDER)
+    (manifest_path,) = index_dir.glob("gen-*/manifest.json")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    for record in manifest["documents"].values():
+        for key in ("text_sha256", "format", "metadata", "pages"):
+            del record[key]
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    old = Assistant(index_dir, corpus)
+    assert old.documents()["dated.md"].metadata == {} and old.search("memorandum", where={"date": "2023"}) == []
+    report = old.update()
+    assert (report.new, report.changed, report.embedded) == (0, 0, 0)
+    assert old.documents()["dated.md"].metadata == {"date": "2023-03-28"}
+    assert {p.document.doc_id for p in old.search("memorandum", where={"date": "2023"})} == {"dated.md"}
+
+
+def test_an_unknown_backend_is_one_line(folders, monkeypatch):
+    _, index_dir = folders
+    monkeypatch.setenv("ASSISTANT_BACKEND", "bogus")
+    result = CliRunner().invoke(main, ["info", "--index", str(index_dir)])
+    assert result.exit_code == 1 and result.output.strip() == "Error: unknown index backend 'bogus'; choose from local"
+
+
+def test_an_assistant_made_from_a_version_follows_its_index_only_when_told_where(folders, assistant):
+    _, index_dir = folders
+    version, embedder = assistant.index, assistant.retriever.embedder
+    follower = Assistant.from_version(version, embedder, index_dir=index_dir)
+    pinned = Assistant.from_version(version, embedder)
+    assistant.add_articles([("patrol.md", PATROL.encode())])
+    assert follower.index.name != version.name and "patrol.md" in follower.index.manifest.documents
+    assert pinned.index.name == version.name

@@ -9,14 +9,15 @@ module, a line in `ANSWERERS`, and that suite passing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from assistant.registry import Registry
 
 if TYPE_CHECKING:
     from assistant.question import Question
-    from assistant.records import Answer, Passage
+    from assistant.records import Answer, Document, Passage
     from assistant.settings import SearchSettings
 
 
@@ -37,10 +38,12 @@ class Evidence(Protocol):
 
 @dataclass(frozen=True)
 class Decision:
-    """An answer together with the evidence it was decided on (for calibration and debugging)."""
+    """An answer together with the evidence it was decided on (for calibration and debugging), and the
+    documents of the passages it was chosen from (what its sources' offsets index into)."""
 
     answer: Answer
     evidence: Evidence | None
+    documents: Mapping[str, Document] = field(default_factory=dict)
 
 
 class Answerer(Protocol):

@@ -134,9 +134,5 @@ class IndexBackend(Protocol):
 BACKENDS: Registry[Callable[[Path], IndexBackend]] = Registry("index backend", {"local": "assistant.backends.local:LocalBackend"})
 
 
-def backend_names() -> tuple[str, ...]:
-    return BACKENDS.names()
-
-
 def open_backend(name: str, index_dir: Path) -> IndexBackend:
     return BACKENDS.get(name)(index_dir)

@@ -13,17 +13,24 @@ import re
 from assistant.readers import Extracted, UnreadableDocument
 
 _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+_FRONT_MATTER_TITLE = re.compile(r"^title:[ \t]*(.+?)[ \t]*$", re.MULTILINE)
 _FRONT_MATTER_FIELD = re.compile(r"^([A-Za-z][\w-]*):[ \t]*(.+?)[ \t]*$", re.MULTILINE)
 _HEADING = re.compile(r"^#[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 
 
-def front_matter(text: str) -> tuple[dict[str, str], int]:
-    """The front matter's `key: value` fields (keys lower-cased, quotes dropped) and where the body starts."""
+def front_matter(text: str) -> tuple[str | None, dict[str, str], int]:
+    """The front matter's first `title:` (None if it has none), its other `key: value` fields as metadata
+    (keys lower-cased, quotes dropped, the first of a repeated key kept), and where the body starts."""
     front = _FRONT_MATTER.match(text)
     if front is None:
-        return {}, 0
-    fields = {m.group(1).lower(): m.group(2).strip("\"'") for m in _FRONT_MATTER_FIELD.finditer(front.group(1))}
-    return {k: v for k, v in fields.items() if v}, front.end()
+        return None, {}, 0
+    title = _FRONT_MATTER_TITLE.search(front.group(1))
+    metadata: dict[str, str] = {}
+    for field in _FRONT_MATTER_FIELD.finditer(front.group(1)):
+        key, value = field.group(1).lower(), field.group(2).strip("\"'")
+        if key != "title" and value:
+            metadata.setdefault(key, value)
+    return (title.group(1).strip("\"'") if title else None), metadata, front.end()
 
 
 def first_heading(text: str, start: int) -> str:
@@ -39,11 +46,12 @@ class PlainTextReader:
             text = data.decode("utf-8")
         except UnicodeDecodeError as error:
             raise UnreadableDocument(f"not valid UTF-8 (byte {error.start})") from None
-        fields, body_start = front_matter(text)
+        title, metadata, body_start = front_matter(text)
         if not text[body_start:].strip():
             raise UnreadableDocument("it is empty")
-        title = fields.pop("title", "") or first_heading(text, body_start)
-        return Extracted(text=text, title=title, format=name.rsplit(".", 1)[-1].lower(), body_start=body_start, metadata=fields)
+        if title is None:
+            title = first_heading(text, body_start)
+        return Extracted(text=text, title=title, format=name.rsplit(".", 1)[-1].lower(), body_start=body_start, metadata=metadata)
 
 
 PLAIN_TEXT = PlainTextReader()
