@@ -346,6 +346,12 @@ def evaluate_command(index_dir: Path, as_json: bool, qa_file: Path) -> None:
     a = report["answers"]
     click.echo(f"answers ({report['questions']} questions)")
     click.echo(f"  answer accuracy      {a['answer_accuracy']:.3f} of {a['answerable']} answerable")
+    click.echo(
+        f"  first source gold    {a['first_source_gold']:.3f} (hybrid R@1 {retrieval['hybrid'].get('recall_at_1', 0):.3f})"
+    )
+    click.echo(
+        f"  short answers        {a['short_answers']:.3f} given, exact match {a['short_exact_match']:.3f}, F1 {a['short_f1']:.3f}"
+    )
     click.echo(f"  abstention precision {a['abstention_precision']:.3f} of {a['abstentions']} abstentions")
     click.echo(f"  abstention recall    {a['abstention_recall']:.3f} of {a['unanswerable']} unanswerable")
     click.echo(f"  quotes verified      {a['verified_quote_share']:.3f} of {a['quotes']} quotes")

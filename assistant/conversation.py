@@ -6,28 +6,23 @@ is searched as both together, while its own words still decide the answer.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from assistant.languages import FALLBACK, Language, language_for
 from assistant.textnorm import analyze
 
 if TYPE_CHECKING:
     from assistant.question import Question
 
-_ANAPHORA = re.compile(
-    r"\b(it|its|they|them|their|theirs|he|him|his|she|her|hers|there|that|this|these|those|the same|the latter|the former)\b",
-    re.IGNORECASE,
-)
-_CONTINUATION = re.compile(r"^\s*(and|also|what about|how about|and what about|then|so)\b", re.IGNORECASE)
 
-
-def is_follow_up(question: str, content_words: int | None = None) -> bool:
+def is_follow_up(question: str, content_words: int | None = None, language: Language | None = None) -> bool:
     """Whether a question leans on an earlier turn: a pronoun, a continuation, or no topic of its own.
 
-    `content_words` is the count of the question's content words, when already analysed.
+    `content_words` is the count of the question's content words, when already analysed; `language`
+    gives the cues (the fallback language's when not given).
     """
-    if _ANAPHORA.search(question) or _CONTINUATION.match(question):
+    if (language or language_for(FALLBACK)).leans_on_earlier_turn(question):
         return True
     if content_words is None:
         content_words = len(analyze(question, "all").words)

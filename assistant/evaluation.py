@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import string
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,31 @@ class QAItem:
     doc_ids: tuple[str, ...] = ()
     unanswerable: bool = False
     split: str = "tune"
+    alternatives: tuple[str, ...] = ()  # other accepted answers (SQuAD gives up to five)
+
+    @property
+    def golds(self) -> tuple[str, ...]:
+        return (self.answer, *self.alternatives) if self.answer is not None else self.alternatives
+
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCTUATION = frozenset(string.punctuation)
+
+
+def squad_normalise(text: str) -> list[str]:
+    """SQuAD's official answer normalisation: lower case, no punctuation, no articles, single spaces; as tokens."""
+    lowered = "".join(c for c in text.lower() if c not in _PUNCTUATION)
+    return _ARTICLES.sub(" ", lowered).split()
+
+
+def span_f1(predicted: str, gold: str) -> float:
+    """Token F1 between two answers after SQuAD's normalisation."""
+    ours, theirs = squad_normalise(predicted), squad_normalise(gold)
+    common = sum((Counter(ours) & Counter(theirs)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(ours), common / len(theirs)
+    return 2 * precision * recall / (precision + recall)
 
 
 def load_qa(path: Path) -> list[QAItem]:
@@ -48,9 +75,12 @@ def load_qa(path: Path) -> list[QAItem]:
         try:
             row = json.loads(line)
             doc_ids = row.get("doc_id", ())
+            answers = row.get("answer")
+            answers = [answers] if isinstance(answers, str) or answers is None else list(answers)
             item = QAItem(
                 question=row["question"],
-                answer=row.get("answer"),
+                answer=answers[0],
+                alternatives=tuple(answers[1:]),
                 doc_ids=(doc_ids,) if isinstance(doc_ids, str) else tuple(doc_ids),
                 unanswerable=bool(row.get("unanswerable", False)),
                 split=row.get("split", "tune"),
@@ -73,8 +103,12 @@ def contains_fact(text: str, fact: str) -> bool:
 
 
 def quotes_verified(answer: Answer, documents: Mapping[str, Document]) -> bool:
-    """Every quote equals its document's text at its offsets."""
-    return all(s.doc_id in documents and documents[s.doc_id].text[s.start : s.end] == s.quote and s.quote for s in answer.sources)
+    """Every quote, and the short answer, equals its document's text at its offsets."""
+    spans = [(s.doc_id, s.start, s.end, s.quote) for s in answer.sources]
+    if answer.short_answer is not None:
+        short = answer.short_answer
+        spans.append((short.doc_id, short.start, short.end, short.text))
+    return all(doc_id in documents and documents[doc_id].text[start:end] == text and text for doc_id, start, end, text in spans)
 
 
 @dataclass
@@ -92,6 +126,22 @@ class Outcome:
         if self.item.answer is not None:
             return contains_fact(self.answer.answer, self.item.answer)
         return any(s.doc_id in self.item.doc_ids for s in self.answer.sources)
+
+    @property
+    def short_exact(self) -> bool:
+        """Whether the short answer equals a gold answer after SQuAD's normalisation (no short answer: no)."""
+        short = self.answer.short_answer
+        return short is not None and any(squad_normalise(short.text) == squad_normalise(g) for g in self.item.golds)
+
+    @property
+    def short_f1(self) -> float:
+        short = self.answer.short_answer
+        return max((span_f1(short.text, g) for g in self.item.golds), default=0.0) if short is not None else 0.0
+
+    @property
+    def first_source_gold(self) -> bool:
+        """Whether the answer's first source is a gold document (the answerer kept the retriever's evidence)."""
+        return bool(self.answer.sources) and self.answer.sources[0].doc_id in self.item.doc_ids
 
     @property
     def fact_rank(self) -> int | None:
@@ -178,21 +228,32 @@ def evaluate(assistant: Assistant, items: Sequence[QAItem], progress: bool = Fal
         outcomes.append(Outcome(item, assistant.ask(item.question)))
     answerable = [o for o in outcomes if not o.item.unanswerable]
     unanswerable = [o for o in outcomes if o.item.unanswerable]
+    with_gold = [o for o in answerable if o.item.doc_ids]
+    with_answer = [o for o in answerable if o.item.golds]
+    given = [o for o in with_answer if o.answer.short_answer is not None]
     abstentions = [o for o in outcomes if o.answer.abstained]
     sources = [(o.answer, s) for o in outcomes for s in o.answer.sources]
     documents = assistant.index.documents
     verified = sum(s.doc_id in documents and documents[s.doc_id].text[s.start : s.end] == s.quote for _, s in sources)
+    shorts = [o.answer.short_answer for o in outcomes if o.answer.short_answer is not None]
+    verified_shorts = sum(s.doc_id in documents and documents[s.doc_id].text[s.start : s.end] == s.text for s in shorts)
     return {
         "questions": len(items),
         "retrieval": {"questions": len(with_documents), **{mode: retrieval_metrics(rankings[mode]) for mode in MODES}},
         "answers": {
             "answerable": len(answerable),
             "answer_accuracy": _share(sum(o.correct for o in answerable), len(answerable)),
+            "first_source_gold": _share(sum(o.first_source_gold for o in with_gold), len(with_gold)),
+            "short_answers": _share(sum(o.answer.short_answer is not None for o in answerable), len(answerable)),
+            "short_exact_match": _share(sum(o.short_exact for o in with_answer), len(with_answer)),
+            "short_f1": _share(sum(o.short_f1 for o in with_answer), len(with_answer)),
+            "short_f1_where_given": _share(sum(o.short_f1 for o in given), len(given)),
             "unanswerable": len(unanswerable),
             "abstentions": len(abstentions),
             "abstention_precision": _share(sum(o.item.unanswerable for o in abstentions), len(abstentions)),
             "abstention_recall": _share(sum(o.answer.abstained for o in unanswerable), len(unanswerable)),
             "quotes": len(sources),
             "verified_quote_share": _share(verified, len(sources)) if sources else 1.0,
+            "verified_short_answer_share": _share(verified_shorts, len(shorts)) if shorts else 1.0,
         },
     }

@@ -12,32 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.conversation import is_follow_up
+from assistant.languages import Kind, language_for
 from assistant.textnorm import analyze
 
-# English cue patterns for the kind of fact asked for; the first that matches decides.
-_ENGLISH_KINDS = (
-    ("time", re.compile(r"\b(when|what (year|date|day|month|time)|which (year|date|day|month)|how long ago)\b")),
-    ("quantity", re.compile(r"\b(how (many|much)|what (number|percentage|amount))\b")),
-    ("person", re.compile(r"\b(who|whom|whose)\b")),
-    ("place", re.compile(r"\b(where)\b")),
-)
-# "besides the memorandum": what follows is what the answer is not about.
-_EXCLUSION = re.compile(
-    r"\b(?:besides|other than|apart from|aside from|except(?: for)?)\s+((?:the\s+)?[\w’'-]+(?:\s+[A-ZĐ][\w’'-]*)*)"
-)
 _FIRST_WORD = re.compile(r"\W*[^\W_]+")
 # Letters that only Vietnamese writes among the languages we meet: a first guess, until a real detector.
 _VIETNAMESE_LETTERS = re.compile("[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]", re.IGNORECASE)
 MAX_TOPICS = 2  # earlier topic questions a follow-up is searched with
-
-
-def answer_kind(question: str) -> str | None:
-    """The kind of fact a question asks for: time, quantity, person, place, or None."""
-    lowered = question.lower()
-    for kind, pattern in _ENGLISH_KINDS:
-        if pattern.search(lowered):
-            return kind
-    return None
 
 
 def guess_language(text: str) -> str:
@@ -57,7 +38,7 @@ class Question:
 
     text: str
     language: str
-    kind: str | None
+    kind: Kind | None
     terms: tuple[str, ...]
     words: tuple[str, ...]
     compounds: tuple[tuple[str, tuple[str, str]], ...]
@@ -77,8 +58,10 @@ class Question:
         """Analyse `text`; `topics` are the conversation's earlier topic questions, oldest first."""
         normalized = unicodedata.normalize("NFKC", text)
         analyzed = analyze(normalized, "all")
-        follow_up = bool(topics) and is_follow_up(text, len(analyzed.words))
-        excluded = set(analyze(" ".join(m.group(1) for m in _EXCLUSION.finditer(text))).words)
+        code = guess_language(text)
+        language = language_for(code)
+        follow_up = bool(topics) and is_follow_up(text, len(analyzed.words), language)
+        excluded = set(analyze(" ".join(language.excluded_phrases(text))).words)
         first_word = _FIRST_WORD.match(normalized)
         after_first = first_word.end() if first_word else 0
         names = [
@@ -91,8 +74,8 @@ class Question:
         own = set(analyzed.words)
         return cls(
             text=text,
-            language=guess_language(text),
-            kind=answer_kind(text),
+            language=code,
+            kind=language.answer_kind(text),
             terms=tuple(analyzed.terms),
             words=tuple(dict.fromkeys(w for w in analyzed.words if w not in excluded)),
             compounds=tuple(

@@ -197,6 +197,7 @@ class Passage:
     score: float
     bm25_score: float
     dense_score: float
+    sentence_scores: tuple[float, ...] = ()  # the question's similarity to each of the chunk's sentences
 
     @property
     def text(self) -> str:
@@ -244,16 +245,32 @@ class Source:
 
 
 @dataclass(frozen=True)
+class ShortAnswer:
+    """The shortest span that answers the question (a name, a date, a number…), inside a quoted sentence:
+    `text == document text[start:end]`, like a quote."""
+
+    text: str
+    doc_id: str
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "doc_id": self.doc_id, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     answer: str
     abstained: bool
     sources: list[Source] = field(default_factory=list)
+    short_answer: ShortAnswer | None = None  # None when the question wants more than a span, or when unsure
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "answer": self.answer,
+            "short_answer": self.short_answer.to_dict() if self.short_answer else None,
             "abstained": self.abstained,
             "sources": [s.to_dict() for s in self.sources],
         }

@@ -22,10 +22,13 @@ def escape_markdown(text: str) -> str:
 
 
 def answer_markdown(answer: Answer) -> str:
-    """The chat message of an answer: escaped quotes, each followed by its bold [n] marker."""
+    """The chat message of an answer: the short answer in bold, then escaped quotes, each followed by its bold [n] marker."""
     if answer.abstained:
         return f"_{escape_markdown(answer.answer)}_"
-    return " ".join(f"{escape_markdown(s.quote)} **\\[{s.n}\\]**" for s in answer.sources)
+    quotes = " ".join(f"{escape_markdown(s.quote)} **\\[{s.n}\\]**" for s in answer.sources)
+    if answer.short_answer is None:
+        return quotes
+    return f"**{escape_markdown(answer.short_answer.text)}**\n\n{quotes}"
 
 
 def context_window(text: str, start: int, end: int, width: int = 240) -> tuple[str, str]:
@@ -44,14 +47,22 @@ def sources_html(answer: Answer, documents: Mapping[str, Document]) -> str:
     if answer.abstained or not answer.sources:
         return '<div class="sources-empty">No sources: the documents do not answer this.</div>'
     cards = []
+    short = answer.short_answer
     for source in answer.sources:
         before, after = context_window(documents[source.doc_id].text, source.start, source.end)
+        quote = html.escape(source.quote)
+        if short is not None and short.doc_id == source.doc_id and source.start <= short.start < short.end <= source.end:
+            at, to = short.start - source.start, short.end - source.start
+            quote = (
+                f'{html.escape(source.quote[:at])}<strong class="short-answer">{html.escape(short.text)}</strong>'
+                f"{html.escape(source.quote[to:])}"
+            )
         cards.append(
             '<div class="source">'
             f'<div class="source-head"><b>[{source.n}] {html.escape(source.title)}</b></div>'
             f'<div class="source-meta">{html.escape(source.path)} · characters {source.start}–{source.end}'
             f" · score {source.score:.2f}</div>"
-            f'<p class="source-passage">{html.escape(before)}<mark>{html.escape(source.quote)}</mark>{html.escape(after)}</p>'
+            f'<p class="source-passage">{html.escape(before)}<mark>{quote}</mark>{html.escape(after)}</p>'
             "</div>"
         )
     return "".join(cards)

@@ -33,6 +33,14 @@ class Retriever:
             chunk = self.version.chunk(hit.chunk_id)
             document = self.version.documents[chunk.doc_id]
             passages.append(
-                Passage(rank, chunk, document, score=hit.score, bm25_score=hit.bm25_score, dense_score=hit.dense_score)
+                Passage(
+                    rank,
+                    chunk,
+                    document,
+                    score=hit.score,
+                    bm25_score=hit.bm25_score,
+                    dense_score=hit.dense_score,
+                    sentence_scores=hit.sentence_scores,
+                )
             )
         return passages

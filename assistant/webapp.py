@@ -39,6 +39,7 @@ CSS = """
 .source-meta { color: #57606a; font-size: 0.85em; }
 .source-passage { white-space: pre-wrap; margin: 6px 0 0; }
 .source-passage mark { background: #fff3a3; padding: 0 2px; }
+.source-passage .short-answer { background: #ffd54f; }
 """
 Message = dict[str, str]
 
@@ -168,6 +169,7 @@ def build_app(assistant: Assistant, stream_delay: float = 0.015) -> gr.Blocks:
             handlers.respond, [question, chatbot, state, documents], [chatbot, question, state, sources], api_visibility="private"
         )
         clear_button.click(handlers.clear, None, [chatbot, state, sources], api_visibility="private")
+        chatbot.clear(handlers.clear, None, [chatbot, state, sources], api_visibility="private")  # its trash icon
         files.upload(handlers.upload, files, [upload_status, documents, status, files], api_visibility="private")
         app.load(handlers.refresh_page, None, [status, documents], api_visibility="private")
         gr_api(handlers.ask, api_name="ask")

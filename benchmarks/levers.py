@@ -20,10 +20,11 @@ from pathlib import Path
 from squad import ROOT, TextCacheEmbedder, options, squad_index
 from tqdm import tqdm
 
-from assistant.answerers.extractive import Evidence
+from assistant.answerers.extractive import Evidence, answer_question
 from assistant.core import Assistant
-from assistant.evaluation import document_ranking, retrieval_metrics
-from assistant.settings import EvidenceWeights, SearchSettings
+from assistant.evaluation import QAItem, contains_fact, document_ranking, retrieval_metrics
+from assistant.question import Question
+from assistant.settings import ChoiceWeights, EvidenceWeights, SearchSettings
 
 RESULTS = ROOT / "benchmarks" / "results" / "levers.json"
 FUSIONS = [("bm25 alone", "bm25", {}), ("dense alone", "dense", {})]
@@ -35,6 +36,12 @@ WEIGHTINGS = [
     for kind in (0.1, 0.25)
     for name in (0.1, 0.25, 0.5)
     for unknown in (0.0, 0.5, 1.0)
+]
+CHOICES = [
+    ChoiceWeights(similarity=s, passage=p, kind=k)
+    for s in (0.0, 1.0, 2.0, 3.0)
+    for p in (0.15, 1.0, 1.5, 2.0, 3.0)
+    for k in (0.2, 0.4)
 ]
 LOSS_BUDGET = 0.05  # share of answerable questions an abstention threshold may lose
 
@@ -50,6 +57,38 @@ def fusion_table(assistant: Assistant, items: list) -> list[dict]:
         rows.append({"fusion": label, **retrieval_metrics(rankings)})
         print(f"{label:<16} " + "  ".join(f"{k} {v:.3f}" for k, v in rows[-1].items() if k != "fusion"), flush=True)
     assistant.retriever.settings = assistant.settings
+    return rows
+
+
+def choice_table(assistant: Assistant, items: list[QAItem]) -> list[dict]:
+    """For each weighting of sentence choice: how often the first source is the gold paragraph, the answer
+    holds the gold span, and an answerable question is refused. Passages are retrieved once per question."""
+    settings = assistant.settings
+    retrieved = []
+    for item in tqdm(items, desc="retrieving", leave=False):
+        question = Question.analyse(item.question)
+        retrieved.append((item, question, assistant.retriever.search(question, settings.answer_passages)))
+    stats = assistant.index.stats
+    rows = []
+    for choice in CHOICES:
+        first_gold = holds = refused = 0
+        for item, question, passages in retrieved:
+            answer = answer_question(
+                question, passages, stats, settings.min_evidence, settings.answer_max_words, settings.evidence, choice
+            ).answer
+            first_gold += bool(answer.sources) and answer.sources[0].doc_id in item.doc_ids
+            holds += not answer.abstained and item.answer is not None and contains_fact(answer.answer, item.answer)
+            refused += answer.abstained
+        n = len(retrieved)
+        row = {
+            "choice": asdict(choice),
+            "default": choice == settings.choice,
+            "first_source_gold": round(first_gold / n, 4),
+            "answer_accuracy": round(holds / n, 4),
+            "refused": round(refused / n, 4),
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
     return rows
 
 
@@ -105,6 +144,7 @@ def main() -> None:
         assistant = squad.assistant(embedder)
         items = squad.asked(tune, every)
         rows = fusion_table(assistant, items)
+        choices = choice_table(assistant, items)
 
         removed_titles, kept_titles = tune[: len(tune) // 2], tune[len(tune) // 2 :]
         squad.remove(removed_titles, embedder)
@@ -115,7 +155,7 @@ def main() -> None:
             return [assistant.decide(q.question).evidence for q in tqdm(asked, desc="evidence", leave=False)]
 
         kept, removed = evidence(kept_titles), evidence(removed_titles)
-    report = {"questions": len(items), "fusion": rows, "abstention": abstention_table(kept, removed)}
+    report = {"questions": len(items), "fusion": rows, "choice": choices, "abstention": abstention_table(kept, removed)}
     RESULTS.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {RESULTS.relative_to(ROOT)}")
 

@@ -83,7 +83,14 @@ def write_corpus(folder: Path) -> tuple[list[str], list[str], dict[str, list[QAI
             heading = article["title"].replace("_", " ")
             (folder / doc_id).write_text(f"# {heading}\n\n{paragraph['context']}\n", encoding="utf-8")
             questions.setdefault(article["title"], []).extend(
-                QAItem(qa["question"], qa["answers"][0]["text"], (doc_id,), split="heldout") for qa in paragraph["qas"]
+                QAItem(
+                    qa["question"],
+                    qa["answers"][0]["text"],
+                    (doc_id,),
+                    split="heldout",
+                    alternatives=tuple(a["text"] for a in qa["answers"][1:]),
+                )
+                for qa in paragraph["qas"]
             )
     return tune, heldout, questions
 

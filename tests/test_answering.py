@@ -1,14 +1,17 @@
 """Answer selection and abstention on hand-made passages, no model needed."""
 
+from dataclasses import replace
+
 import pytest
 
-from assistant.answerers.extractive import answer_question, compose, has_kind, select
+from assistant.answerers.extractive import answer_question, compose, select
 from assistant.answerers.extractive import candidates as rank_candidates
 from assistant.backends.local.lexical import BM25Index
-from assistant.question import Question, answer_kind
+from assistant.languages.english import ENGLISH
+from assistant.question import Question
 from assistant.records import Chunk, Document, Passage
 from assistant.segment import chunk_text
-from assistant.settings import BM25Params, SearchSettings
+from assistant.settings import BM25Params, ChoiceWeights, SearchSettings
 from assistant.textnorm import document_terms
 
 TEXT = (
@@ -54,22 +57,22 @@ def ask(question: str, stats, dense: float = 0.5, context: str = ""):
     ],
 )
 def test_answer_kind(question, kind):
-    assert answer_kind(question) == kind
+    assert ENGLISH.answer_kind(question) == kind
 
 
 def test_sentence_kinds():
-    assert has_kind("It was held on March 28.", "time")
-    assert not has_kind("It was held in the capital.", "time")
-    assert has_kind("It was led by Colonel Viliem Vongthisan.", "person")
-    assert has_kind("They met in Luang Prabang.", "place")
-    assert has_kind("They gave 40 cows.", "quantity")
+    assert ENGLISH.holds_kind("It was held on March 28.", "time")
+    assert not ENGLISH.holds_kind("It was held in the capital.", "time")
+    assert ENGLISH.holds_kind("It was led by Colonel Viliem Vongthisan.", "person")
+    assert ENGLISH.holds_kind("They met in Luang Prabang.", "place")
+    assert ENGLISH.holds_kind("They gave 40 cows.", "quantity")
 
 
 def test_answers_with_the_sentence_holding_the_fact(stats):
     decision = ask("Who led the Lao side?", stats)
     assert not decision.answer.abstained
     assert decision.answer.sources[0].quote == "The Lao side was led by Colonel Viliem Vongthisan."
-    assert decision.answer.answer.startswith("The Lao side was led by Colonel Viliem Vongthisan. [1]")
+    assert decision.answer.answer.startswith("Colonel Viliem Vongthisan — The Lao side was led by Colonel Viliem Vongthisan. [1]")
 
 
 def test_every_quote_is_the_document_text_at_its_offsets(stats):
@@ -146,3 +149,52 @@ def test_the_same_sentence_in_two_articles_is_quoted_once(stats):
     profile = Question.analyse("What did they sign?")
     chosen = select(rank_candidates([*passages, twin], profile, stats), profile, max_words=60)
     assert len({c.text for c in chosen}) == len(chosen)
+
+
+@pytest.mark.parametrize("favoured", [0, 3])
+def test_the_question_sentence_similarity_ranks_sentences_the_words_cannot_tell_apart(stats, favoured):
+    (passage,) = make_passages()
+    scores = tuple(0.9 if i == favoured else 0.1 for i in range(len(passage.chunk.sentences)))
+    scored = replace(passage, sentence_scores=scores)
+    question = Question.analyse("Zebras?")  # shares no word with any sentence
+    best = rank_candidates([scored], question, stats, ChoiceWeights(similarity=1.0))[0]
+    assert (best.start, best.end) == passage.chunk.sentences[favoured]
+
+
+def test_without_sentence_scores_the_passage_score_stands_in(stats):
+    question = Question.analyse("Who led the Lao side?")
+    (passage,) = make_passages()
+    plain = rank_candidates([passage], question, stats, ChoiceWeights(similarity=1.0))
+    uniform = replace(passage, sentence_scores=(passage.dense_score,) * len(passage.chunk.sentences))
+    assert [c.key for c in plain] == [c.key for c in rank_candidates([uniform], question, stats, ChoiceWeights(similarity=1.0))]
+
+
+@pytest.mark.parametrize(
+    ("question", "short"),
+    [
+        ("Who led the Lao side?", "Colonel Viliem Vongthisan"),
+        ("When did the meeting take place?", "March 28, 2023"),
+        ("Where did the meeting take place?", "Son La"),
+        ("Who did the Son La Border Guard Command meet?", "Luang Prabang Military Command"),
+    ],
+)
+def test_a_short_answer_is_a_span_of_the_first_quote(stats, question, short):
+    answer = ask(question, stats).answer
+    assert answer.short_answer is not None and answer.short_answer.text == short
+    found = answer.short_answer
+    assert TEXT[found.start : found.end] == found.text
+    first = answer.sources[0]
+    assert found.doc_id == first.doc_id and first.start <= found.start < found.end <= first.end
+    assert answer.answer.startswith(f"{short} — ")
+
+
+def test_no_short_answer_where_the_question_wants_more_than_a_span(stats):
+    answer = ask("What did the two sides sign?", stats).answer
+    assert not answer.abstained and answer.short_answer is None
+    assert answer.to_dict()["short_answer"] is None
+
+
+def test_a_span_that_restates_the_question_is_not_the_answer(stats):
+    """Both commands are names next to "met"; the one the question already names is not the answer."""
+    answer = ask("Who met the Luang Prabang Military Command?", stats).answer
+    assert answer.short_answer is not None and answer.short_answer.text == "Son La Border Guard Command"

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from assistant.cli import main
 
-ANSWER_KEYS = {"question", "answer", "abstained", "sources"}
+ANSWER_KEYS = {"question", "answer", "short_answer", "abstained", "sources"}
 SOURCE_KEYS = {"n", "doc_id", "path", "title", "quote", "start", "end", "score"}
 RESULT_KEYS = {"rank", "doc_id", "path", "title", "start", "end", "text", "score", "bm25_score", "dense_score"}
 QUESTION = "Who led the Lao side at the Son La border meeting?"
@@ -44,6 +44,9 @@ def test_ask_json_shape(seed_index, seed_corpus):
         assert set(source) == SOURCE_KEYS
         text = (seed_corpus / source["path"]).read_text(encoding="utf-8")
         assert text[source["start"] : source["end"]] == source["quote"]
+    short = answer["short_answer"]
+    assert set(short) == {"text", "doc_id", "start", "end"} and short["text"] == "Colonel Viliem Vongthisan"
+    assert (seed_corpus / short["doc_id"]).read_text(encoding="utf-8")[short["start"] : short["end"]] == short["text"]
 
 
 def test_ask_reads_questions_from_stdin(seed_index):

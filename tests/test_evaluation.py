@@ -7,7 +7,18 @@ import pytest
 from click.testing import CliRunner
 
 from assistant.cli import main
-from assistant.evaluation import load_qa, ndcg_at, recall_at, reciprocal_rank, retrieval_metrics
+from assistant.evaluation import (
+    Outcome,
+    QAItem,
+    load_qa,
+    ndcg_at,
+    recall_at,
+    reciprocal_rank,
+    retrieval_metrics,
+    span_f1,
+    squad_normalise,
+)
+from assistant.records import Answer, ShortAnswer
 from tests.conftest import QA_DIR
 
 
@@ -56,4 +67,19 @@ def test_eval_command_on_the_seed_set(seed_index):
     assert report["answers"]["verified_quote_share"] == 1.0
     assert report["answers"]["abstention_recall"] >= 0.9
     text = CliRunner().invoke(main, ["eval", "--index", str(seed_index), "--qa", str(QA_DIR / "seed_qa.jsonl")]).output
-    assert "answer accuracy" in text and "hybrid" in text
+    assert "answer accuracy" in text and "hybrid" in text and "short answers" in text and "first source gold" in text
+
+
+def test_squad_normalisation_and_token_f1():
+    assert squad_normalise("The  Denver Broncos!") == ["denver", "broncos"]
+    assert span_f1("Denver Broncos", "the Denver Broncos") == 1.0
+    assert span_f1("Broncos", "Denver Broncos") == pytest.approx(2 / 3)
+    assert span_f1("Carolina", "Denver Broncos") == 0.0
+
+
+def test_short_answers_are_scored_against_every_gold_answer():
+    item = QAItem("Who won?", "Denver Broncos", ("d.txt",), alternatives=("Broncos",))
+    short = ShortAnswer("Broncos", "d.txt", 0, 7)
+    outcome = Outcome(item, Answer("Who won?", "Broncos — …", False, [], short))
+    assert outcome.short_exact and outcome.short_f1 == 1.0
+    assert Outcome(item, Answer("Who won?", "…", False, [])).short_f1 == 0.0

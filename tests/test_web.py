@@ -88,7 +88,7 @@ def client(server):
 def test_ask_api_returns_the_cli_json(client, server, seed_index):
     _, corpus, _ = server
     answer = json.loads(client.predict(QUESTION, api_name="/ask"))
-    assert set(answer) == {"question", "answer", "abstained", "sources"}
+    assert set(answer) == {"question", "answer", "short_answer", "abstained", "sources"}
     assert "Colonel Viliem Vongthisan" in answer["answer"]
     for source in answer["sources"]:
         text = (corpus / source["path"]).read_text(encoding="utf-8")
@@ -184,6 +184,13 @@ def test_follow_up_and_clear(page):
     page.wait_for_function("() => document.querySelectorAll('#chat .message').length === 0")
     text = ask(page, "Where was it held?")  # no topic any more: nothing to resolve "it" against
     assert "do not say" in text
+
+
+def test_the_chat_trash_icon_starts_a_new_conversation(page):
+    ask(page, "Who co-chaired the fifth defence policy dialogue?")
+    page.locator("#chat").get_by_role("button", name="Clear").click()
+    page.wait_for_function("() => document.querySelectorAll('#chat .message').length === 0")
+    assert "do not say" in ask(page, "Where was it held?")  # the old topic went with the messages
 
 
 def test_conversations_are_per_browser_session(browser, server, page):

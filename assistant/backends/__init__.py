@@ -44,12 +44,14 @@ class SearchRequest:
 
 @dataclass(frozen=True)
 class Hit:
-    """A chunk found by a search, with its fused score and both component scores."""
+    """A chunk found by a search, with its fused score, both component scores, and the question's
+    similarity to each of its sentences (the dense score is the best of them)."""
 
     chunk_id: int
     score: float
     bm25_score: float
     dense_score: float
+    sentence_scores: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""The answerer contract: whatever composes the answer, every quote is its document's text at its offsets,
-and a question the passages do not answer is refused without sources.
+"""The answerer contract: whatever composes the answer, every quote (and the short answer) is its document's
+text at its offsets, and a question the passages do not answer is refused without sources.
 
 Passages are made by hand, so the suite runs without a model or an index.
 An answerer that needs a server gets a maker in `MAKERS` that starts one.
@@ -83,6 +83,10 @@ def test_answers_quote_their_documents_exactly(answerer):
             assert document.text[source.start : source.end] == source.quote
             assert (source.path, source.title) == (document.path, document.title)
         assert [s.n for s in answer.sources] == list(range(1, len(answer.sources) + 1))
+        short = answer.short_answer
+        if short is not None:  # a span of its document, inside a quoted sentence
+            assert documents[short.doc_id].text[short.start : short.end] == short.text and short.text
+            assert any(s.doc_id == short.doc_id and s.start <= short.start < short.end <= s.end for s in answer.sources)
 
 
 def test_the_answer_holds_the_fact(answerer):

@@ -139,6 +139,9 @@ def test_each_mode_finds_the_document_that_says_it(backend):
         assert version.chunk(hits[0].chunk_id).doc_id == "son-la.txt", mode
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
         assert len({h.chunk_id for h in hits}) == len(hits)
+        for hit in hits:  # the question's similarity to each sentence; the dense score is the best of them
+            assert len(hit.sentence_scores) == len(version.chunk(hit.chunk_id).sentences)
+            assert max(hit.sentence_scores) == pytest.approx(hit.dense_score, abs=1e-4)
     lexical = version.search(request("cattle Houaphanh"), 10, "bm25", SEARCH)
     assert lexical and all(h.bm25_score > 0 for h in lexical)
     assert {version.chunk(h.chunk_id).doc_id for h in lexical} == {"cattle.txt"}

@@ -111,7 +111,16 @@ class LocalVersion:
             ranked = reciprocal_rank_fusion([lexical_ids.tolist(), dense_ids.tolist()], settings.rrf_k)
         else:
             ranked = weighted_fusion(lexical, dense, settings.dense_weight)
-        return [Hit(chunk_id, score, lexical[chunk_id], dense[chunk_id]) for chunk_id, score in ranked[:k]]
+        return [
+            Hit(
+                chunk_id,
+                score,
+                lexical[chunk_id],
+                dense[chunk_id],
+                tuple(map(float, vectors.sentence_similarities(request.vector, chunk_id))),
+            )
+            for chunk_id, score in ranked[:k]
+        ]
 
 
 class LocalBackend:

@@ -137,6 +137,12 @@ class VectorIndex:
         scores = self.sentence_vectors[rows] @ query.reshape(-1)
         return np.maximum.reduceat(scores, np.cumsum(counts) - counts)
 
+    def sentence_similarities(self, query: np.ndarray, chunk_id: int) -> np.ndarray:
+        """The query's similarity to each sentence of one chunk, in order."""
+        rows = self.sentence_vectors[self.offsets[chunk_id] : self.offsets[chunk_id + 1]]
+        similarities: np.ndarray = rows @ query.reshape(-1)
+        return similarities
+
     def save(self, folder: Path) -> None:
         folder.mkdir()
         faiss.write_index(self._index, str(folder / CHUNK_INDEX))

@@ -1,0 +1,61 @@
+"""Languages: the cues that differ from one language to the next, behind one interface.
+
+The core (question analysis, sentence choice, short answers, follow-ups)
+asks a `Language` what kind of fact a question wants, which spans of a
+sentence could be that fact, and which words lean on an earlier turn; it
+holds no word list of its own. English (`english.py`) is the one plug-in
+today; Vietnamese adds a module and a line in `LANGUAGES`. A language that
+has no plug-in yet is served by English's, whose patterns for dates,
+numbers and capitalised names carry over to Latin-script text.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+from assistant.registry import Registry
+
+Kind = Literal["time", "quantity", "person", "place"]
+KINDS: tuple[Kind, ...] = ("time", "quantity", "person", "place")
+Span = tuple[int, int]
+
+
+class Language(Protocol):
+    code: str
+
+    def answer_kind(self, question: str) -> Kind | None:
+        """The kind of fact `question` asks for, or None when it wants something else (an explanation, a thing)."""
+        ...
+
+    def excluded_phrases(self, question: str) -> list[str]:
+        """Phrases the answer is not about ("besides the memorandum")."""
+        ...
+
+    def leans_on_earlier_turn(self, question: str) -> bool:
+        """Whether the question has a pronoun or opens as a continuation ("and the Lao side?")."""
+        ...
+
+    def opens_with_anaphor(self, sentence: str) -> bool:
+        """Whether a sentence opens by pointing back ("Accordingly, they …"), so its topic is the sentence before."""
+        ...
+
+    def holds_kind(self, sentence: str, kind: Kind) -> bool:
+        """Whether a sentence states a fact of that kind at all (a cheap test for ranking sentences)."""
+        ...
+
+    def clause_breaks(self, sentence: str) -> list[int]:
+        """Where one clause of a sentence ends and another begins (", while …", "; …"), as offsets."""
+        ...
+
+    def answer_spans(self, sentence: str, kind: Kind) -> list[Span]:
+        """Spans of `sentence` that could be the fact asked for, as offsets into it, left to right."""
+        ...
+
+
+LANGUAGES: Registry[Language] = Registry("language", {"en": "assistant.languages.english:ENGLISH"})
+FALLBACK = "en"
+
+
+def language_for(code: str) -> Language:
+    """The plug-in for `code`, or the fallback's while that language has none."""
+    return LANGUAGES.get(code if code in LANGUAGES.names() else FALLBACK)

@@ -1,0 +1,185 @@
+"""English: question cues, follow-up cues, and the spans that state a date, a number, a person or a place.
+
+Written for news and minutes as much as for questions; the patterns work on
+any Latin-script text with English month names and capitalised names, which
+is why English serves languages that have no plug-in yet.
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.languages import Kind, Span
+
+# The kind of fact a question asks for; the first cue that matches decides.
+_KIND_CUES: tuple[tuple[Kind, re.Pattern[str]], ...] = (
+    ("time", re.compile(r"\b(when|what (year|date|day|month|time)|which (year|date|day|month)|how long ago)\b")),
+    ("quantity", re.compile(r"\b(how (many|much)|what (number|percentage|amount))\b")),
+    ("person", re.compile(r"\b(who|whom|whose)\b")),
+    ("place", re.compile(r"\b(where)\b")),
+)
+# "besides the memorandum": what follows is what the answer is not about.
+_EXCLUSION = re.compile(
+    r"\b(?:besides|other than|apart from|aside from|except(?: for)?)\s+((?:the\s+)?[\w’'-]+(?:\s+[A-ZĐ][\w’'-]*)*)"
+)
+_ANAPHORA = re.compile(
+    r"\b(it|its|they|them|their|theirs|he|him|his|she|her|hers|there|that|this|these|those|the same|the latter|the former)\b",
+    re.IGNORECASE,
+)
+_CONTINUATION = re.compile(r"^\s*(and|also|what about|how about|and what about|then|so)\b", re.IGNORECASE)
+_ANAPHOR_START = re.compile(
+    r"^(he|she|they|it|this|these|those|its|their|his|her|accordingly|thus|therefore|also|in addition)\b", re.IGNORECASE
+)
+
+_MONTH_NAMES = "january february march april may june july august september october november december".split()
+_MONTH = rf"(?:{'|'.join(_MONTH_NAMES)})"
+_WEEKDAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+# Does a sentence hold a time at all (ranking): months, years, weekdays, relative days.
+_TIME = re.compile(
+    rf"\b({_MONTH}\b|(?:1[89]|20)\d{{2}}\b|{_WEEKDAY}\b"
+    r"|yesterday|today|tomorrow|(?:last|past|previous|next|coming|same) (?:day|week|month|year)s?\b|annual)",
+    re.IGNORECASE,
+)
+_QUANTITY = re.compile(
+    r"\b(\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|hundreds?"
+    r"|thousands?|millions?|dozens?|first|second|third|fourth|fifth|sixth)\b",
+    re.IGNORECASE,
+)
+_RANK_WORDS = (
+    "colonel general lieutenant major captain commissar minister ministers president chairman chairwoman "
+    "director commander officer ambassador secretary premier governor mr mrs ms dr deputy counterpart"
+)
+_RANKS = re.compile(rf"\b({'|'.join(_RANK_WORDS.split())})\b", re.IGNORECASE)
+_RANK_SET = frozenset(_RANK_WORDS.split()) | frozenset("senior junior lt gen col maj capt brig".split())
+_PLACE = re.compile(
+    r"\b(?:in|at|to|from|near|of)\s+(?:the\s+)?(?:[a-z]+\s+){0,3}?[A-ZĐ][\w’']+"
+    r"|\b(province|city|district|capital|country|region|border area|headquarters)\b"
+)
+_CAPITALISED_PAIR = re.compile(r"(?<!^)\b[A-ZĐ][\w’']+\s+[A-ZĐ][\w’']+")
+
+# Spans that can be a short answer, longest forms first.
+_ORDINAL = r"\d{1,2}(?:st|nd|rd|th)?"
+_TIME_SPAN = re.compile(
+    rf"\b(?:{_MONTH}\s+{_ORDINAL},?\s+\d{{4}}"
+    rf"|{_ORDINAL}\s+(?:of\s+)?{_MONTH},?\s+\d{{4}}"
+    rf"|{_MONTH}\s+{_ORDINAL}\b"
+    rf"|{_ORDINAL}\s+(?:of\s+)?{_MONTH}"
+    rf"|{_MONTH},?\s+(?:of\s+)?\d{{4}}"
+    r"|\d{4}s"
+    r"|\d{1,2}(?:st|nd|rd|th)\s+century"
+    r"|(?:1\d|20)\d{2}"
+    rf"|{_WEEKDAY})\b",
+    re.IGNORECASE,
+)
+_NUMBER_WORD = (
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen"
+    r"|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|dozen)"
+)
+_SCALE = r"(?:\s*(?:%|percent|per cent)|\s+(?:hundred|thousand|million|billion|trillion)s?)?"
+_QUANTITY_SPAN = re.compile(
+    rf"(?:[$£€]\s?)?\b(?:\d[\d,]*(?:\.\d+)?|{_NUMBER_WORD}(?:[- ]{_NUMBER_WORD})*){_SCALE}(?![\w-])",
+    re.IGNORECASE,
+)
+_YEAR_ONLY = re.compile(r"(?:1[5-9]|20)\d{2}")
+_CAPITALISED = re.compile(r"[A-ZĐ][\w’'-]*\.?")
+_TOKEN = re.compile(r"[\w’'.-]+")
+# Capitalised words that open a sentence or a clause without naming anything.
+_NOT_NAMES = frozenset(
+    "the a an in on at of for to from by with and but or as this that these those it its he she they his her "
+    "their there then when while after before during since under over however meanwhile accordingly also".split()
+)
+_CLAUSE_BREAK = re.compile(r"[;:–—]|,\s+(?=(?:while|whereas|but|although|though|and)\b)", re.IGNORECASE)
+_PLACE_BEFORE = frozenset("in at from near to into across inside outside throughout".split())
+
+
+def _is_rank(word: str) -> bool:
+    return word.lower().rstrip(".") in _RANK_SET
+
+
+def _name_groups(sentence: str) -> list[tuple[int, int, int]]:
+    """Runs of capitalised words (ranks included) as (start, end, words), skipping words that only open a clause.
+
+    A run is cut where a rank begins a name after other words ("… Border Guard Command | Senior Colonel
+    Ca Van Lap"), but a title alone stays whole ("Political Commissar").
+    """
+    runs: list[list[re.Match[str]]] = [[]]
+    for token in _TOKEN.finditer(sentence):
+        run = runs[-1]
+        if run and sentence[run[-1].end() : token.start()].strip():
+            runs.append(run := [])  # punctuation between two words ends a name
+        if _CAPITALISED.fullmatch(token.group()) and not token.group().isdigit():
+            run.append(token)
+        elif run:
+            runs.append([])
+    groups = []
+    for run in runs:
+        while run and run[0].group().lower().rstrip(".") in _NOT_NAMES:
+            run.pop(0)
+        words = [t.group() for t in run]
+        cut = next(
+            (
+                i
+                for i in range(1, len(run))
+                if _is_rank(words[i]) and not _is_rank(words[i - 1]) and not all(_is_rank(w) for w in words[i:])
+            ),
+            None,
+        )
+        for part in (run[:cut], run[cut:]) if cut else (run,):
+            if part:
+                groups.append((part[0].start(), part[-1].end() - part[-1].group().endswith("."), len(part)))
+    return groups
+
+
+class English:
+    code = "en"
+
+    def answer_kind(self, question: str) -> Kind | None:
+        lowered = question.lower()
+        for kind, pattern in _KIND_CUES:
+            if pattern.search(lowered):
+                return kind
+        return None
+
+    def excluded_phrases(self, question: str) -> list[str]:
+        return [m.group(1) for m in _EXCLUSION.finditer(question)]
+
+    def leans_on_earlier_turn(self, question: str) -> bool:
+        return bool(_ANAPHORA.search(question) or _CONTINUATION.match(question))
+
+    def opens_with_anaphor(self, sentence: str) -> bool:
+        return bool(_ANAPHOR_START.match(sentence))
+
+    def holds_kind(self, sentence: str, kind: Kind) -> bool:
+        if kind == "time":
+            return bool(_TIME.search(sentence))
+        if kind == "quantity":
+            return bool(_QUANTITY.search(sentence))
+        if kind == "person":
+            return bool(_RANKS.search(sentence) or _CAPITALISED_PAIR.search(sentence))
+        return bool(_PLACE.search(sentence))
+
+    def clause_breaks(self, sentence: str) -> list[int]:
+        return [m.start() for m in _CLAUSE_BREAK.finditer(sentence)]
+
+    def answer_spans(self, sentence: str, kind: Kind) -> list[Span]:
+        if kind == "time":
+            return [m.span() for m in _TIME_SPAN.finditer(sentence)]
+        if kind == "quantity":
+            return [m.span() for m in _QUANTITY_SPAN.finditer(sentence) if not _YEAR_ONLY.fullmatch(m.group())]
+        groups = _name_groups(sentence)
+        if kind == "person":
+            # Names of people and bodies (a title alone is not one); a single word only where it does not open the sentence.
+            return [
+                (start, end)
+                for start, end, words in groups
+                if (words >= 2 or start > 0) and not all(_is_rank(w) for w in sentence[start:end].split())
+            ]
+        spans = []
+        for start, end, _ in groups:
+            before = [w.lower() for w in sentence[:start].split()[-2:]]
+            if before and (before[-1] in _PLACE_BEFORE or (before[-1] == "the" and before[0] in _PLACE_BEFORE)):
+                spans.append((start, end))
+        return spans
+
+
+ENGLISH = English()
