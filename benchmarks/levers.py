@@ -37,6 +37,13 @@ WEIGHTINGS = [
     for name in (0.1, 0.25, 0.5)
     for unknown in (0.0, 0.5, 1.0)
 ]
+# Near-miss levers, beside the shipped weights: no span of the asked kind, and topic words no article uses.
+WEIGHTINGS += [
+    replace(EvidenceWeights(), unstated_kind=kind, unknown_word=word)
+    for kind in (0.0, 0.25, 0.5, 1.0)
+    for word in (0.0, 0.25, 0.5)
+    if (kind, word) != (0.0, 0.0)
+]
 CHOICES = [
     ChoiceWeights(similarity=s, passage=p, kind=k)
     for s in (0.0, 1.0, 2.0, 3.0)

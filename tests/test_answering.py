@@ -4,14 +4,14 @@ from dataclasses import replace
 
 import pytest
 
-from assistant.answerers.extractive import answer_question, compose, select
+from assistant.answerers.extractive import Candidate, answer_question, compose, evidence_for, select
 from assistant.answerers.extractive import candidates as rank_candidates
 from assistant.backends.local.lexical import BM25Index
 from assistant.languages.english import ENGLISH
 from assistant.question import Question
 from assistant.records import Chunk, Document, Passage
 from assistant.segment import chunk_text
-from assistant.settings import BM25Params, ChoiceWeights, SearchSettings
+from assistant.settings import BM25Params, ChoiceWeights, EvidenceWeights, SearchSettings
 from assistant.textnorm import document_terms
 
 TEXT = (
@@ -198,3 +198,27 @@ def test_a_span_that_restates_the_question_is_not_the_answer(stats):
     """Both commands are names next to "met"; the one the question already names is not the answer."""
     answer = ask("Who met the Luang Prabang Military Command?", stats).answer
     assert answer.short_answer is not None and answer.short_answer.text == "Son La Border Guard Command"
+
+
+def test_a_topic_word_no_article_uses_counts_against_answering(stats):
+    """ "How old …": the corpus never speaks of age, so the sentence about the man is not an answer."""
+    question = Question.analyse("How old is Colonel Viliem Vongthisan?")
+    weighed = answer_question(question, make_passages(), stats, 0.88, 60, EvidenceWeights(unknown_word=1.0))
+    assert weighed.evidence.unknown_words == ("old",) and weighed.answer.abstained
+    ignored = answer_question(question, make_passages(), stats, 0.88, 60, EvidenceWeights(unknown_word=0.0))
+    assert not ignored.answer.abstained
+    framing = answer_question(Question.analyse("What kind of memorandum did they sign?"), make_passages(), stats, 0.88, 60)
+    assert framing.evidence.unknown_words == ()  # "kind" frames the question, it is not its topic
+
+
+def test_a_kind_question_whose_sentence_states_no_such_fact(stats):
+    (passage,) = make_passages()
+    start, end = next(s for s in passage.chunk.sentences if TEXT[s[0] : s[1]].startswith("The Lao side"))
+    best = Candidate(passage, start, end, terms=set(document_terms(TEXT[start:end])))
+    asked_when = evidence_for(
+        best, Question.analyse("When was the Lao side led by Colonel Vongthisan?"), stats, EvidenceWeights()
+    )
+    assert not asked_when.kind_stated
+    asked_who = evidence_for(best, Question.analyse("Who led the Lao side?"), stats, EvidenceWeights())
+    assert asked_who.kind_stated
+    assert asked_when.score == pytest.approx(replace(asked_when, kind_stated=True).score - EvidenceWeights().unstated_kind)

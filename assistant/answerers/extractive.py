@@ -50,6 +50,8 @@ class Evidence:
     kind_match: bool
     missing_names: tuple[str, ...]
     unknown_names: tuple[str, ...] = ()  # missing from every indexed article, not just this passage
+    kind_stated: bool = True  # the best sentence has a span of the kind asked for that is not the question's own words
+    unknown_words: tuple[str, ...] = ()  # the question's topic words that no indexed article uses ("population")
     weights: EvidenceWeights = field(default_factory=EvidenceWeights)
 
     @property
@@ -57,7 +59,10 @@ class Evidence:
         value = self.coverage + self.weights.dense * max(self.dense, 0.0)
         if not self.kind_match:
             value -= self.weights.wrong_kind
+        if not self.kind_stated:
+            value -= self.weights.unstated_kind
         value -= self.weights.missing_name * len(self.missing_names)
+        value -= self.weights.unknown_word * len(self.unknown_words)
         return value - self.weights.unknown_name * len(self.unknown_names)
 
 
@@ -162,12 +167,17 @@ def evidence_for(best: Candidate, question: Question, stats: TermStats, weights:
     found = {w for w in question.names if w in names}
     found |= {part for compound, parts in question.compounds if compound in names for part in parts}
     missing = tuple(n for n in question.names if n not in found)
+    language = language_for(question.language)
     return Evidence(
         coverage=max(best.coverage, QuestionWeights(question, stats).measure(set(analyzed.terms))[0]),
         dense=passage.dense_score,
         kind_match=best.kind_match,
         missing_names=missing,
         unknown_names=tuple(n for n in missing if not stats.knows(n)),
+        kind_stated=question.kind is None or short_answer(question, best) is not None,
+        unknown_words=tuple(
+            w for w in question.words if w not in question.names and not stats.knows(w) and not language.is_generic(w)
+        ),
         weights=weights,
     )
 

@@ -43,6 +43,10 @@ class Language(Protocol):
         """Whether a sentence states a fact of that kind at all (a cheap test for ranking sentences)."""
         ...
 
+    def is_generic(self, word: str) -> bool:
+        """Whether a (normalised) question word only frames the question ("aim", "happen", "kind", "many")."""
+        ...
+
     def clause_breaks(self, sentence: str) -> list[int]:
         """Where one clause of a sentence ends and another begins (", while …", "; …"), as offsets."""
         ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from assistant.languages import Kind, Span
+from assistant.textnorm import analyze
 
 # The kind of fact a question asks for; the first cue that matches decides.
 _KIND_CUES: tuple[tuple[Kind, re.Pattern[str]], ...] = (
@@ -77,7 +78,8 @@ _NUMBER_WORD = (
 )
 _SCALE = r"(?:\s*(?:%|percent|per cent)|\s+(?:hundred|thousand|million|billion|trillion)s?)?"
 _QUANTITY_SPAN = re.compile(
-    rf"(?:[$£€]\s?)?\b(?:\d[\d,]*(?:\.\d+)?|{_NUMBER_WORD}(?:[- ]{_NUMBER_WORD})*){_SCALE}(?![\w-])",
+    rf"(?:[$£€]\s?)?(?<![\w-])(?:\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?"
+    rf"|{_NUMBER_WORD}(?:[- ]{_NUMBER_WORD})*){_SCALE}(?![\w-])",
     re.IGNORECASE,
 )
 _YEAR_ONLY = re.compile(r"(?:1[5-9]|20)\d{2}")
@@ -87,6 +89,14 @@ _TOKEN = re.compile(r"[\w’'.-]+")
 _NOT_NAMES = frozenset(
     "the a an in on at of for to from by with and but or as this that these those it its he she they his her "
     "their there then when while after before during since under over however meanwhile accordingly also".split()
+)
+# Words that frame a question rather than name its topic, as the normaliser writes them.
+_GENERIC = frozenset(
+    analyze(
+        "aim aims meant mean means happen happened mention mentioned kind type name named called call describe "
+        "described purpose role main term use used way result reason part many much example take place held hold "
+        "occur besides within article document report text story"
+    ).words
 )
 _CLAUSE_BREAK = re.compile(r"[;:–—]|,\s+(?=(?:while|whereas|but|although|though|and)\b)", re.IGNORECASE)
 _PLACE_BEFORE = frozenset("in at from near to into across inside outside throughout".split())
@@ -157,6 +167,9 @@ class English:
         if kind == "person":
             return bool(_RANKS.search(sentence) or _CAPITALISED_PAIR.search(sentence))
         return bool(_PLACE.search(sentence))
+
+    def is_generic(self, word: str) -> bool:
+        return word in _GENERIC
 
     def clause_breaks(self, sentence: str) -> list[int]:
         return [m.start() for m in _CLAUSE_BREAK.finditer(sentence)]
