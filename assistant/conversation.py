@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from assistant.languages import FALLBACK, Language, language_for
+from assistant.languages import FALLBACK, Kind, Language, language_for
 from assistant.textnorm import analyze
 
 if TYPE_CHECKING:
     from assistant.question import Question
+    from assistant.records import Answer
 
 
 def is_follow_up(question: str, content_words: int | None = None, language: Language | None = None) -> bool:
@@ -31,13 +32,25 @@ def is_follow_up(question: str, content_words: int | None = None, language: Lang
 
 @dataclass
 class ConversationState:
-    """The topic questions of a conversation; one per browser session or chat, never shared."""
+    """The topic questions of a conversation and the entities its last answers named; one per browser
+    session or chat, never shared."""
 
     topics: list[str] = field(default_factory=list)
+    entities: list[tuple[str, Kind]] = field(default_factory=list)  # what "he", "there", "then" may point to
 
-    def record(self, question: Question) -> None:
-        """Remember a turn: a standalone question starts a new topic, a follow-up extends it."""
+    def record(self, question: Question, answer: Answer | None = None) -> None:
+        """Remember a turn: a standalone question starts a new topic, a follow-up extends it.
+
+        The answer's short answer (the person, place, date or number it found) becomes the entity a
+        follow-up's pronoun of that kind resolves to: after "Who led the Lao side?", "his" in "What is
+        his position?" is Colonel Viliem Vongthisan, while "they" still means the sides of the topic.
+        A new topic forgets the old entities.
+        """
+        short = answer.short_answer if answer is not None else None
+        found = [(short.text, question.kind)] if short is not None and question.kind is not None else []
         if question.follow_up:
             self.topics.append(question.text)
+            self.entities = found or self.entities
         else:
             self.topics = [question.text]
+            self.entities = found

@@ -176,13 +176,13 @@ class Assistant:
         `where` to those whose metadata match (see `DocumentRecord.matches`).
         """
         _require_text(question)
-        analysed = Question.analyse(question, state.topics if state is not None else ())
+        analysed = Question.analyse(question, state.topics, state.entities) if state is not None else Question.analyse(question)
         retriever = self._current()
         scope = _scope(retriever.version, doc_ids, where)
         passages = retriever.search(analysed, k or self.settings.answer_passages, doc_ids=scope)
         decision = self.answerer.decide(analysed, passages, retriever.version.stats)
         if state is not None:
-            state.record(analysed)
+            state.record(analysed, decision.answer)
         return dataclasses.replace(decision, documents={p.document.doc_id: p.document for p in passages})
 
     def ask(

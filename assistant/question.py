@@ -54,8 +54,10 @@ class Question:
         return f"{self.context} {self.text}".strip()
 
     @classmethod
-    def analyse(cls, text: str, topics: Sequence[str] = ()) -> Question:
-        """Analyse `text`; `topics` are the conversation's earlier topic questions, oldest first."""
+    def analyse(cls, text: str, topics: Sequence[str] = (), entities: Sequence[tuple[str, Kind]] = ()) -> Question:
+        """Analyse `text`; `topics` are the conversation's earlier topic questions, oldest first, and
+        `entities` what its last answers named, with their kinds: a follow-up is searched and read with
+        its topics and with the entities its pronouns point to ("his" → the person last named)."""
         normalized = unicodedata.normalize("NFKC", text)
         analyzed = analyze(normalized, "all")
         code = guess_language(text)
@@ -69,7 +71,8 @@ class Question:
             for w, capital, at in zip(analyzed.words, analyzed.capitalized, analyzed.starts, strict=True)
             if capital and at >= after_first
         ]
-        context = " ".join(topics[-MAX_TOPICS:]) if follow_up else ""
+        referred = language.referred_kinds(text) if follow_up else set()
+        context = " ".join([*topics[-MAX_TOPICS:], *(name for name, kind in entities if kind in referred)]) if follow_up else ""
         context_analyzed = analyze(context, "all") if context else None
         own = set(analyzed.words)
         return cls(

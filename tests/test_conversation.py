@@ -2,6 +2,7 @@ import pytest
 
 from assistant.conversation import ConversationState, is_follow_up
 from assistant.question import Question
+from assistant.records import Answer, ShortAnswer
 
 
 @pytest.mark.parametrize(
@@ -50,3 +51,29 @@ def test_states_are_independent():
     one, two = ConversationState(), ConversationState()
     one.record(Question.analyse("Who led the Lao side?", one.topics))
     assert context_for(two, "Where was it held?") == ""
+
+
+def answered(question: str, short: str | None) -> Answer:
+    found = ShortAnswer(short, "a.txt", 0, len(short)) if short else None
+    return Answer(question, f"{short} — …" if short else "…", False, [], found)
+
+
+def test_a_pronoun_resolves_to_the_entity_of_its_kind_the_last_answer_named():
+    state = ConversationState()
+    first = "Who led the Lao side?"
+    state.record(Question.analyse(first), answered(first, "Colonel Viliem Vongthisan"))
+    assert state.entities == [("Colonel Viliem Vongthisan", "person")]
+    his = Question.analyse("What is his position?", state.topics, state.entities)
+    assert his.follow_up and his.context == f"{first} Colonel Viliem Vongthisan"
+    they = Question.analyse("What did they sign?", state.topics, state.entities)
+    assert they.context == first  # "they" are the sides of the topic, not the man named
+
+
+def test_entities_last_until_a_new_topic():
+    state = ConversationState()
+    state.record(Question.analyse("Who led the Lao side?"), answered("Who led the Lao side?", "Colonel Viliem Vongthisan"))
+    follow_up = Question.analyse("What did they sign?", state.topics, state.entities)
+    state.record(follow_up, answered("What did they sign?", None))
+    assert state.entities == [("Colonel Viliem Vongthisan", "person")]  # an answer naming nobody keeps him
+    state.record(Question.analyse("What is the capital of France?"), answered("What is the capital of France?", None))
+    assert state.entities == [] and state.topics == ["What is the capital of France?"]

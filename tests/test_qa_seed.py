@@ -134,3 +134,13 @@ def test_querying_with_another_model_is_a_clear_error(seed_index, seed_assistant
 def test_empty_question_is_refused(seed_assistant):
     with pytest.raises(AssistantError, match="empty"):
         seed_assistant.ask("   ")
+
+
+@pytest.mark.slow
+def test_his_resolves_to_the_man_the_last_answer_named(seed_assistant):
+    """Asked after who led the Lao side, "his position" is Colonel Viliem Vongthisan's, not another man's."""
+    state = ConversationState()
+    first = seed_assistant.ask("Who led the Lao side at the Son La border meeting?", state=state)
+    assert first.short_answer is not None and first.short_answer.text == "Colonel Viliem Vongthisan"
+    position = seed_assistant.ask("What is his position?", state=state)
+    assert "Commanding Officer" in position.answer and "Sivixay" not in position.answer

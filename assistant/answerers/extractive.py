@@ -241,9 +241,9 @@ def short_answer(question: Question, best: Candidate) -> ShortAnswer | None:
     breaks = language.clause_breaks(text)
     order = {word: i for i, word in enumerate(question.words)}
 
-    def support(span: tuple[int, int]) -> tuple[float, int, int]:
-        """(−weight of the question words around the span in its clause, characters to the nearest, where it
-        starts): least is best."""
+    def support(span: tuple[int, int]) -> tuple[float, int, int, int]:
+        """(−weight of the question words around the span in its clause, characters to the nearest, −its
+        length, where it starts): least is best; of two names alike, the longer is the more specific."""
         start, end = span
         around = [
             (word, start - at if at < start else at - end)
@@ -252,7 +252,7 @@ def short_answer(question: Question, best: Candidate) -> ShortAnswer | None:
         ]
         near = {word for word, gap in around if gap <= SHORT_ANSWER_WINDOW}
         weight = sum(1 / (1 + ORDER_DECAY * order.get(word, len(order))) for word in near)
-        return -weight, min((gap for _, gap in around), default=0), start
+        return -weight, min((gap for _, gap in around), default=0), start - end, start
 
     spans = [s for s in language.answer_spans(text, question.kind) if not restates(*s)]
     if not spans:

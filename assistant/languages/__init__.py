@@ -35,6 +35,10 @@ class Language(Protocol):
         """Whether the question has a pronoun or opens as a continuation ("and the Lao side?")."""
         ...
 
+    def referred_kinds(self, question: str) -> set[Kind]:
+        """The kinds of entity the question's pronouns point to: "his" a person, "there" a place, "then" a time."""
+        ...
+
     def opens_with_anaphor(self, sentence: str) -> bool:
         """Whether a sentence opens by pointing back ("Accordingly, they …"), so its topic is the sentence before."""
         ...

@@ -27,6 +27,11 @@ _ANAPHORA = re.compile(
     r"\b(it|its|they|them|their|theirs|he|him|his|she|her|hers|there|that|this|these|those|the same|the latter|the former)\b",
     re.IGNORECASE,
 )
+_REFERRING: tuple[tuple[Kind, re.Pattern[str]], ...] = (
+    ("person", re.compile(r"\b(he|him|his|she|her|hers|himself|herself)\b", re.IGNORECASE)),
+    ("place", re.compile(r"\b(there)\b", re.IGNORECASE)),
+    ("time", re.compile(r"\b(then|that day|that year)\b", re.IGNORECASE)),
+)
 _CONTINUATION = re.compile(r"^\s*(and|also|what about|how about|and what about|then|so)\b", re.IGNORECASE)
 _ANAPHOR_START = re.compile(
     r"^(he|she|they|it|this|these|those|its|their|his|her|accordingly|thus|therefore|also|in addition)\b", re.IGNORECASE
@@ -99,6 +104,7 @@ _GENERIC = frozenset(
     ).words
 )
 _CLAUSE_BREAK = re.compile(r"[;:–—]|,\s+(?=(?:while|whereas|but|although|though|and)\b)", re.IGNORECASE)
+_PLACE_NOUNS = frozenset("province city district region town village capital county state country island".split())
 _PLACE_BEFORE = frozenset("in at from near to into across inside outside throughout".split())
 
 
@@ -156,6 +162,9 @@ class English:
     def leans_on_earlier_turn(self, question: str) -> bool:
         return bool(_ANAPHORA.search(question) or _CONTINUATION.match(question))
 
+    def referred_kinds(self, question: str) -> set[Kind]:
+        return {kind for kind, pattern in _REFERRING if pattern.search(question)}
+
     def opens_with_anaphor(self, sentence: str) -> bool:
         return bool(_ANAPHOR_START.match(sentence))
 
@@ -189,8 +198,10 @@ class English:
             ]
         spans = []
         for start, end, _ in groups:
-            before = [w.lower() for w in sentence[:start].split()[-2:]]
-            if before and (before[-1] in _PLACE_BEFORE or (before[-1] == "the" and before[0] in _PLACE_BEFORE)):
+            before = [w.lower() for w in sentence[:start].split()[-2:]] or [""]
+            after_preposition = before[-1] in _PLACE_BEFORE or (before[-1] == "the" and before[0] in _PLACE_BEFORE)
+            after_place_noun = before[-1] == "of" and before[0] in _PLACE_NOUNS  # "the province of Luang Prabang"
+            if after_preposition or after_place_noun:
                 spans.append((start, end))
         return spans
 
