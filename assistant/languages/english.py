@@ -12,12 +12,25 @@ import re
 from assistant.languages import Kind, Span
 from assistant.textnorm import analyze
 
+_PLACE_NOUN_CUES = "country|nation|city|state|province|county|region|river|mountain|ocean|sea|island|continent|town|village"
+_NAMED_NOUN_CUES = (
+    "team|company|organi[sz]ation|group|university|college|school|newspaper|network|station|channel|party|church"
+    "|language|empire|dynasty|king|emperor|president|person|man|woman|player|author|architect|scientist|general"
+    "|leader|band|album|film|movie|book|show|award|trophy|prize|agency|airline|museum|building|stadium|bridge"
+    "|street|park|treaty|war|battle|tribe|family|ship|army|navy|division|council|court|committee|institution"
+)
 # The kind of fact a question asks for; the first cue that matches decides.
 _KIND_CUES: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("time", re.compile(r"\b(when|what (year|date|day|month|time)|which (year|date|day|month)|how long ago)\b")),
-    ("quantity", re.compile(r"\b(how (many|much)|what (number|percentage|amount))\b")),
+    (
+        "quantity",
+        re.compile(r"\b(how (many|much|long|old|far|tall|large|big|high|wide|deep|fast)|what (number|percentage|amount|size))\b"),
+    ),
     ("person", re.compile(r"\b(who|whom|whose)\b")),
     ("place", re.compile(r"\b(where)\b")),
+    # "Which NFL team …?", "In what country …?": a named thing or place, whatever the question word.
+    ("place", re.compile(rf"\b(?:what|which)\s+(?:[a-z]+\s+)?(?:{_PLACE_NOUN_CUES})\b")),
+    ("person", re.compile(rf"\b(?:what|which)\s+(?:[a-z]+\s+)?(?:{_NAMED_NOUN_CUES})\b|\bwhat (?:is|was) the name\b")),
 )
 # "besides the memorandum": what follows is what the answer is not about.
 _EXCLUSION = re.compile(
