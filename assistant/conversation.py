@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from assistant.languages import FALLBACK, Kind, Language, language_for
 from assistant.textnorm import analyze
 
+MAX_TOPICS = 2  # earlier topic questions a follow-up is searched with
+
 if TYPE_CHECKING:
     from assistant.question import Question
     from assistant.records import Answer
@@ -44,13 +46,14 @@ class ConversationState:
         The answer's short answer (the person, place, date or number it found) becomes the entity a
         follow-up's pronoun of that kind resolves to: after "Who led the Lao side?", "his" in "What is
         his position?" is Colonel Viliem Vongthisan, while "they" still means the sides of the topic.
-        A new topic forgets the old entities.
+        A new topic forgets the old entities; a conversation keeps its last MAX_TOPICS topic questions
+        and one entity of each kind.
         """
         short = answer.short_answer if answer is not None else None
-        found = [(short.text, question.kind)] if short is not None and question.kind is not None else []
         if question.follow_up:
-            self.topics.append(question.text)
-            self.entities = found or self.entities
+            self.topics = [*self.topics, question.text][-MAX_TOPICS:]
         else:
-            self.topics = [question.text]
-            self.entities = found
+            self.topics, self.entities = [question.text], []
+        if short is not None and question.kind is not None:  # one entity per kind: the newest
+            self.entities = [(name, kind) for name, kind in self.entities if kind != question.kind]
+            self.entities.append((short.text, question.kind))

@@ -85,7 +85,7 @@ def load_qa(path: Path) -> list[QAItem]:
                 unanswerable=bool(row.get("unanswerable", False)),
                 split=row.get("split", "tune"),
             )
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as error:
             raise AssistantError(f"{path}:{number}: not a question object ({error})") from None
         if not item.unanswerable and item.answer is None and not item.doc_ids:
             raise AssistantError(f"{path}:{number}: needs an answer, a doc_id, or unanswerable: true")

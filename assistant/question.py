@@ -11,14 +11,13 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.conversation import is_follow_up
+from assistant.conversation import MAX_TOPICS, is_follow_up
 from assistant.languages import Kind, language_for
 from assistant.textnorm import analyze
 
 _FIRST_WORD = re.compile(r"\W*[^\W_]+")
 # Letters that only Vietnamese writes among the languages we meet: a first guess, until a real detector.
 _VIETNAMESE_LETTERS = re.compile("[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]", re.IGNORECASE)
-MAX_TOPICS = 2  # earlier topic questions a follow-up is searched with
 
 
 def guess_language(text: str) -> str:
@@ -71,14 +70,14 @@ class Question:
             for w, capital, at in zip(analyzed.words, analyzed.capitalized, analyzed.starts, strict=True)
             if capital and at >= after_first
         ]
-        referred = language.referred_kinds(text) if follow_up else set()
+        referred = language.referred_kinds(normalized) if follow_up else set()
         context = " ".join([*topics[-MAX_TOPICS:], *(name for name, kind in entities if kind in referred)]) if follow_up else ""
         context_analyzed = analyze(context, "all") if context else None
         own = set(analyzed.words)
         return cls(
             text=text,
             language=code,
-            kind=language.answer_kind(text),
+            kind=language.answer_kind(normalized),
             terms=tuple(analyzed.terms),
             words=tuple(dict.fromkeys(w for w in analyzed.words if w not in excluded)),
             compounds=tuple(

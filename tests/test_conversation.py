@@ -77,3 +77,14 @@ def test_entities_last_until_a_new_topic():
     assert state.entities == [("Colonel Viliem Vongthisan", "person")]  # an answer naming nobody keeps him
     state.record(Question.analyse("What is the capital of France?"), answered("What is the capital of France?", None))
     assert state.entities == [] and state.topics == ["What is the capital of France?"]
+
+
+def test_one_entity_per_kind_and_a_bounded_topic():
+    state = ConversationState()
+    state.record(Question.analyse("Who led the Lao side?"), answered("Who led the Lao side?", "Colonel Viliem Vongthisan"))
+    how_many = Question.analyse("How many soldiers did he bring?", state.topics, state.entities)
+    state.record(how_many, answered(how_many.text, "40"))
+    assert state.entities == [("Colonel Viliem Vongthisan", "person"), ("40", "quantity")]  # "he" is still him
+    for text in ("And the next day?", "And then?", "And after that?"):
+        state.record(Question.analyse(text, state.topics, state.entities), answered(text, None))
+    assert state.topics == ["And then?", "And after that?"]

@@ -7,6 +7,7 @@ every quote is checked against the document text before it leaves here.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from assistant.answerers import Decision, TermStats
@@ -155,7 +156,9 @@ def candidates(
     return sorted(seen.values(), key=lambda c: (-c.score, c.key))
 
 
-def evidence_for(best: Candidate, question: Question, stats: TermStats, weights: EvidenceWeights) -> Evidence:
+def evidence_for(
+    best: Candidate, question: Question, stats: TermStats, weights: EvidenceWeights, kind_stated: bool | None = None
+) -> Evidence:
     """Evidence from the best sentence and its passage.
 
     A name in the question ("Japan", "United States") must appear written as
@@ -174,7 +177,7 @@ def evidence_for(best: Candidate, question: Question, stats: TermStats, weights:
         kind_match=best.kind_match,
         missing_names=missing,
         unknown_names=tuple(n for n in missing if not stats.knows(n)),
-        kind_stated=question.kind is None or short_answer(question, best) is not None,
+        kind_stated=(question.kind is None or short_answer(question, best) is not None) if kind_stated is None else kind_stated,
         unknown_words=tuple(
             w for w in question.words if w not in question.names and not stats.knows(w) and not language.is_generic(w)
         ),
@@ -238,21 +241,35 @@ def short_answer(question: Question, best: Candidate) -> ShortAnswer | None:
         words = analyze(text[start:end]).words
         return not words or all(word in asked for word in words)
 
-    breaks = language.clause_breaks(text)
+    breaks = language.clause_breaks(text)  # in order, as are the anchors: both are searched by bisection
+    positions = [at for _, at in anchors]
     order = {word: i for i, word in enumerate(question.words)}
+
+    def same_clause(low: int, high: int) -> bool:
+        return bisect_left(breaks, high) == bisect_left(breaks, low)
 
     def support(span: tuple[int, int]) -> tuple[float, int, int, int]:
         """(−weight of the question words around the span in its clause, characters to the nearest, −its
         length, where it starts): least is best; of two names alike, the longer is the more specific."""
         start, end = span
-        around = [
-            (word, start - at if at < start else at - end)
-            for word, at in anchors
-            if not start <= at < end and not any(min(at, start) <= b < max(at, end) for b in breaks)
-        ]
-        near = {word for word, gap in around if gap <= SHORT_ANSWER_WINDOW}
+        first = bisect_left(positions, start - SHORT_ANSWER_WINDOW)
+        last = bisect_right(positions, end + SHORT_ANSWER_WINDOW)
+        near: set[str] = set()
+        gaps = []
+        # The window's question words, and the nearest one on each side beyond it (a clause break that
+        # cuts one off cuts off every one further away).
+        for i in [first - 1, *range(first, last), last]:
+            if not 0 <= i < len(anchors) or start <= positions[i] < end:
+                continue
+            word, at = anchors[i]
+            if not same_clause(min(at, start), max(at, end)):
+                continue
+            gap = start - at if at < start else at - end
+            gaps.append(gap)
+            if gap <= SHORT_ANSWER_WINDOW:
+                near.add(word)
         weight = sum(1 / (1 + ORDER_DECAY * order.get(word, len(order))) for word in near)
-        return -weight, min((gap for _, gap in around), default=0), start - end, start
+        return -weight, min(gaps, default=0), start - end, start
 
     spans = [s for s in language.answer_spans(text, question.kind) if not restates(*s)]
     if not spans:
@@ -302,11 +319,11 @@ def answer_question(
     ranked = candidates(passages, question, stats, choice)
     if not ranked:
         return Decision(abstain(question.text), None)
-    evidence = evidence_for(ranked[0], question, stats, weights or EvidenceWeights())
+    short = short_answer(question, ranked[0])  # from the best sentence, which is always the first quoted
+    evidence = evidence_for(ranked[0], question, stats, weights or EvidenceWeights(), question.kind is None or short is not None)
     if evidence.score < min_evidence:
         return Decision(abstain(question.text), evidence)
-    chosen = select(ranked, question, max_words)
-    return Decision(compose(question.text, chosen, short_answer(question, chosen[0])), evidence)
+    return Decision(compose(question.text, select(ranked, question, max_words), short), evidence)
 
 
 class ExtractiveAnswerer:

@@ -16,7 +16,6 @@ from typing import Literal, Protocol
 from assistant.registry import Registry
 
 Kind = Literal["time", "quantity", "person", "place"]
-KINDS: tuple[Kind, ...] = ("time", "quantity", "person", "place")
 Span = tuple[int, int]
 
 

@@ -12,6 +12,8 @@ import re
 from assistant.languages import Kind, Span
 from assistant.textnorm import analyze
 
+# "What is general relativity?" asks for no general: the word between "what" and the noun is no verb.
+_NOT_A_VERB = r"(?!(?:is|are|was|were|do|does|did|has|have|had)\b)"
 _PLACE_NOUN_CUES = "country|nation|city|state|province|county|region|river|mountain|ocean|sea|island|continent|town|village"
 _NAMED_NOUN_CUES = (
     "team|company|organi[sz]ation|group|university|college|school|newspaper|network|station|channel|party|church"
@@ -29,8 +31,11 @@ _KIND_CUES: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("person", re.compile(r"\b(who|whom|whose)\b")),
     ("place", re.compile(r"\b(where)\b")),
     # "Which NFL team …?", "In what country …?": a named thing or place, whatever the question word.
-    ("place", re.compile(rf"\b(?:what|which)\s+(?:[a-z]+\s+)?(?:{_PLACE_NOUN_CUES})\b")),
-    ("person", re.compile(rf"\b(?:what|which)\s+(?:[a-z]+\s+)?(?:{_NAMED_NOUN_CUES})\b|\bwhat (?:is|was) the name\b")),
+    ("place", re.compile(rf"\b(?:what|which)\s+(?:{_NOT_A_VERB}[a-z]+\s+)?(?:{_PLACE_NOUN_CUES})\b")),
+    (
+        "person",
+        re.compile(rf"\b(?:what|which)\s+(?:{_NOT_A_VERB}[a-z]+\s+)?(?:{_NAMED_NOUN_CUES})\b|\bwhat (?:is|was) the name\b"),
+    ),
 )
 # "besides the memorandum": what follows is what the answer is not about.
 _EXCLUSION = re.compile(
@@ -74,21 +79,23 @@ _PLACE = re.compile(
     r"\b(?:in|at|to|from|near|of)\s+(?:the\s+)?(?:[a-z]+\s+){0,3}?[A-ZĐ][\w’']+"
     r"|\b(province|city|district|capital|country|region|border area|headquarters)\b"
 )
-_CAPITALISED_PAIR = re.compile(r"(?<!^)\b[A-ZĐ][\w’']+\s+[A-ZĐ][\w’']+")
+_CAPITALISED_PAIR = re.compile(r"(?<!^)(?<![\w’'])[A-ZĐ][\w’']+\s+[A-ZĐ][\w’']+")  # word starts only: linear time
 
 # Spans that can be a short answer, longest forms first.
 _ORDINAL = r"\d{1,2}(?:st|nd|rd|th)?"
+# In spans a month is written with its capital: "40 may have died" holds no date.
+_MONTH_SPAN = rf"(?:{'|'.join(m.capitalize() for m in _MONTH_NAMES)})"
+_WEEKDAY_SPAN = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 _TIME_SPAN = re.compile(
-    rf"\b(?:{_MONTH}\s+{_ORDINAL},?\s+\d{{4}}"
-    rf"|{_ORDINAL}\s+(?:of\s+)?{_MONTH},?\s+\d{{4}}"
-    rf"|{_MONTH}\s+{_ORDINAL}\b"
-    rf"|{_ORDINAL}\s+(?:of\s+)?{_MONTH}"
-    rf"|{_MONTH},?\s+(?:of\s+)?\d{{4}}"
+    rf"\b(?:{_MONTH_SPAN}\s+{_ORDINAL},?\s+\d{{4}}"
+    rf"|{_ORDINAL}\s+(?:of\s+)?{_MONTH_SPAN},?\s+\d{{4}}"
+    rf"|{_MONTH_SPAN}\s+{_ORDINAL}\b"
+    rf"|{_ORDINAL}\s+(?:of\s+)?{_MONTH_SPAN}"
+    rf"|{_MONTH_SPAN},?\s+(?:of\s+)?\d{{4}}"
     r"|\d{4}s"
-    r"|\d{1,2}(?:st|nd|rd|th)\s+century"
+    r"|\d{1,2}(?:st|nd|rd|th)\s+[Cc]entury"
     r"|(?:1\d|20)\d{2}"
-    rf"|{_WEEKDAY})\b",
-    re.IGNORECASE,
+    rf"|{_WEEKDAY_SPAN})\b"
 )
 _NUMBER_WORD = (
     r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen"
@@ -101,8 +108,7 @@ _QUANTITY_SPAN = re.compile(
     re.IGNORECASE,
 )
 _YEAR_ONLY = re.compile(r"(?:1[5-9]|20)\d{2}")
-_CAPITALISED = re.compile(r"[A-ZĐ][\w’'-]*\.?")
-_TOKEN = re.compile(r"[\w’'.-]+")
+_TOKEN = re.compile(r"[\w\u0300-\u036f’'.-]+")  # combining marks too: "Sơn" written decomposed is one word
 # Capitalised words that open a sentence or a clause without naming anything.
 _NOT_NAMES = frozenset(
     "the a an in on at of for to from by with and but or as this that these those it its he she they his her "
@@ -116,7 +122,7 @@ _GENERIC = frozenset(
         "occur besides within article document report text story"
     ).words
 )
-_CLAUSE_BREAK = re.compile(r"[;:–—]|,\s+(?=(?:while|whereas|but|although|though|and)\b)", re.IGNORECASE)
+_CLAUSE_BREAK = re.compile(r";|:(?=\s)|\s[–—]\s|,\s+(?=(?:while|whereas|but|although|though|and)\b)", re.IGNORECASE)
 _PLACE_NOUNS = frozenset("province city district region town village capital county state country island".split())
 _PLACE_BEFORE = frozenset("in at from near to into across inside outside throughout".split())
 
@@ -136,7 +142,7 @@ def _name_groups(sentence: str) -> list[tuple[int, int, int]]:
         run = runs[-1]
         if run and sentence[run[-1].end() : token.start()].strip():
             runs.append(run := [])  # punctuation between two words ends a name
-        if _CAPITALISED.fullmatch(token.group()) and not token.group().isdigit():
+        if token.group()[0].isupper():
             run.append(token)
         elif run:
             runs.append([])
@@ -200,7 +206,12 @@ class English:
         if kind == "time":
             return [m.span() for m in _TIME_SPAN.finditer(sentence)]
         if kind == "quantity":
-            return [m.span() for m in _QUANTITY_SPAN.finditer(sentence) if not _YEAR_ONLY.fullmatch(m.group())]
+            dates = [m.span() for m in _TIME_SPAN.finditer(sentence)]
+            return [
+                m.span()
+                for m in _QUANTITY_SPAN.finditer(sentence)
+                if not _YEAR_ONLY.fullmatch(m.group()) and not any(a <= m.start() < b for a, b in dates)
+            ]
         groups = _name_groups(sentence)
         if kind == "person":
             # Names of people and bodies (a title alone is not one); a single word only where it does not open the sentence.
