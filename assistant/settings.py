@@ -102,6 +102,9 @@ class EvidenceWeights:
     # "want") and 1.5 % more SQuAD answers; it waits for a general list of words that only frame a question.
     unstated_kind: float = 0.0  # a "when" question whose best sentence has no date but the question's own
     unknown_word: float = 0.0  # per topic word of the question that no indexed article uses ("population")
+    # A follow-up's coverage is lifted by the earlier turns' words, so "How old is he?" after a question about
+    # a man finds his sentence; unless that sentence states an age, the documents do not say.
+    unstated_kind_follow_up: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -222,3 +222,16 @@ def test_a_kind_question_whose_sentence_states_no_such_fact(stats):
     asked_who = evidence_for(best, Question.analyse("Who led the Lao side?"), stats, EvidenceWeights())
     assert asked_who.kind_stated
     assert asked_when.score == pytest.approx(replace(asked_when, kind_stated=True).score - EvidenceWeights().unstated_kind)
+
+
+def test_a_follow_up_whose_sentence_states_no_fact_of_the_asked_kind_is_refused(stats):
+    """ "How old is he?" after a question about the colonel: his sentence is found, but it states no age."""
+    (passage,) = make_passages()
+    start, end = next(s for s in passage.chunk.sentences if TEXT[s[0] : s[1]].startswith("The Lao side"))
+    best = Candidate(passage, start, end, terms=set(document_terms(TEXT[start:end])), coverage=1.0)
+    question = Question.analyse("How old is he?", ["Who led the Lao side?"], [("Colonel Viliem Vongthisan", "person")])
+    evidence = evidence_for(best, question, stats, EvidenceWeights())
+    assert evidence.follow_up and not evidence.kind_stated
+    assert evidence.score < SearchSettings().min_evidence
+    standalone = evidence_for(best, Question.analyse("How old is Colonel Viliem Vongthisan?"), stats, EvidenceWeights())
+    assert not standalone.follow_up and standalone.score > evidence.score + 0.5  # the penalty is the follow-up's

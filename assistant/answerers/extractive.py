@@ -53,6 +53,7 @@ class Evidence:
     unknown_names: tuple[str, ...] = ()  # missing from every indexed article, not just this passage
     kind_stated: bool = True  # the best sentence has a span of the kind asked for that is not the question's own words
     unknown_words: tuple[str, ...] = ()  # the question's topic words that no indexed article uses ("population")
+    follow_up: bool = False  # the question leaned on earlier turns, whose words raise its coverage
     weights: EvidenceWeights = field(default_factory=EvidenceWeights)
 
     @property
@@ -61,7 +62,7 @@ class Evidence:
         if not self.kind_match:
             value -= self.weights.wrong_kind
         if not self.kind_stated:
-            value -= self.weights.unstated_kind
+            value -= self.weights.unstated_kind_follow_up if self.follow_up else self.weights.unstated_kind
         value -= self.weights.missing_name * len(self.missing_names)
         value -= self.weights.unknown_word * len(self.unknown_words)
         return value - self.weights.unknown_name * len(self.unknown_names)
@@ -181,6 +182,7 @@ def evidence_for(
         unknown_words=tuple(
             w for w in question.words if w not in question.names and not stats.knows(w) and not language.is_generic(w)
         ),
+        follow_up=question.follow_up,
         weights=weights,
     )
 
