@@ -19,12 +19,12 @@ from assistant import watcher
 from assistant.answerers import Decision, open_answerer
 from assistant.backends import IndexBackend, IndexVersion, Mode, open_backend
 from assistant.conversation import ConversationState
-from assistant.embedders import Embedder, model_cache
+from assistant.embedders import Embedder
 from assistant.errors import AssistantError, CorruptIndexError, IndexMismatchError, NoIndexError, UnknownDocumentError
 from assistant.indexer import UpdateReport, update_index
 from assistant.ingest import Admission, admit, read_upload, withdraw
 from assistant.question import Question
-from assistant.records import Answer, DocumentRecord, Passage
+from assistant.records import Answer, DocumentRecord, Manifest, Passage
 from assistant.retriever import Retriever
 from assistant.settings import BM25Params, IndexSettings, SearchSettings, default_backend, default_corpus_dir, default_index_dir
 
@@ -83,7 +83,7 @@ class Assistant:
                 f"index at {self.backend.location} was built with model {built_with!r}, not {model!r} — "
                 f"query without --model, or rebuild: assistant index --full"
             )
-        self._retriever = _retriever(version, self._embedder_for(version), self.settings)
+        self._retriever = _retriever(version, Embedder.for_index(version.manifest.settings, self.index_dir), self.settings)
         return self
 
     @property
@@ -126,8 +126,8 @@ class Assistant:
                     if attempt == 2 or self.backend.version_name() == name:
                         raise  # not a race with a writer: the index itself is broken
             embedder = self._retriever.embedder
-            if (version.manifest.model, version.manifest.settings.embedder) != (embedder.model_name, embedder.name):
-                embedder = self._embedder_for(version)
+            if not embedder.serves(version.manifest.settings):  # questions are embedded as the index's sentences were
+                embedder = Embedder.for_index(version.manifest.settings, self.index_dir)
             self._retriever = _retriever(version, embedder, self.settings)
             log.info("now answering from %s", version.name)
             return True
@@ -141,11 +141,6 @@ class Assistant:
             self.refresh()
         assert self._retriever is not None
         return self._retriever
-
-    def _embedder_for(self, version: IndexVersion) -> Embedder:
-        """The model and embedder the index was built with: questions must be embedded as its sentences were."""
-        settings = version.manifest.settings
-        return Embedder(version.manifest.model, settings.batch_size, settings.embedder, model_cache(self.index_dir))
 
     # Asking
 
@@ -199,14 +194,15 @@ class Assistant:
 
     def info(self) -> dict[str, Any]:
         """Documents, chunks, model, embedder, backend and build time of the version in use (loads no model)."""
-        manifest = self.index.manifest if self._retriever is not None else self.backend.read_manifest()
-        return {**manifest.summary(), "backend": self.backend.name}
+        return {**self._manifest().summary(), "backend": self.backend.name}
 
     def documents(self) -> dict[str, DocumentRecord]:
         """Every indexed document's record, in corpus order (loads no model)."""
-        if self._retriever is not None:
-            return self.index.manifest.documents
-        return self.backend.read_manifest().documents
+        return self._manifest().documents
+
+    def _manifest(self) -> Manifest:
+        """The manifest of the version in use: the loaded one's, or read alone when nothing is loaded yet."""
+        return self.index.manifest if self._retriever is not None else self.backend.read_manifest()
 
     # Keeping the index up to date
 
@@ -222,11 +218,7 @@ class Assistant:
         embedder, bm25_method) change the index's settings, which rebuilds every document."""
         settings = settings or self._settings_with(overrides)
         embedder = self._retriever.embedder if self._retriever is not None else None
-        if (
-            embedder is not None
-            and settings is not None
-            and (embedder.model_name, embedder.name) != (settings.model, settings.embedder)
-        ):
+        if embedder is not None and settings is not None and not embedder.serves(settings):
             embedder = None
         report = update_index(
             self.corpus_dir,

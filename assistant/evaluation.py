@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from assistant.backends import MODES
 from assistant.errors import AssistantError
-from assistant.records import Answer, Document, Passage
+from assistant.records import Answer, Document, Passage, ShortAnswer, Source
 from assistant.textnorm import fold
 
 if TYPE_CHECKING:
@@ -104,11 +104,14 @@ def contains_fact(text: str, fact: str) -> bool:
 
 def quotes_verified(answer: Answer, documents: Mapping[str, Document]) -> bool:
     """Every quote, and the short answer, equals its document's text at its offsets."""
-    spans = [(s.doc_id, s.start, s.end, s.quote) for s in answer.sources]
-    if answer.short_answer is not None:
-        short = answer.short_answer
-        spans.append((short.doc_id, short.start, short.end, short.text))
-    return all(doc_id in documents and documents[doc_id].text[start:end] == text and text for doc_id, start, end, text in spans)
+    spans: list[Source | ShortAnswer] = [*answer.sources, *([answer.short_answer] if answer.short_answer else [])]
+    return all(verbatim(span, documents) for span in spans)
+
+
+def verbatim(span: Source | ShortAnswer, documents: Mapping[str, Document]) -> bool:
+    """Whether a quote or short answer is non-empty and equals its document's text at its offsets."""
+    text = span.quote if isinstance(span, Source) else span.text
+    return bool(text) and span.doc_id in documents and documents[span.doc_id].text[span.start : span.end] == text
 
 
 @dataclass
@@ -234,9 +237,9 @@ def evaluate(assistant: Assistant, items: Sequence[QAItem], progress: bool = Fal
     abstentions = [o for o in outcomes if o.answer.abstained]
     sources = [(o.answer, s) for o in outcomes for s in o.answer.sources]
     documents = assistant.index.documents
-    verified = sum(s.doc_id in documents and documents[s.doc_id].text[s.start : s.end] == s.quote for _, s in sources)
+    verified = sum(verbatim(s, documents) for _, s in sources)
     shorts = [o.answer.short_answer for o in outcomes if o.answer.short_answer is not None]
-    verified_shorts = sum(s.doc_id in documents and documents[s.doc_id].text[s.start : s.end] == s.text for s in shorts)
+    verified_shorts = sum(verbatim(s, documents) for s in shorts)
     return {
         "questions": len(items),
         "retrieval": {"questions": len(with_documents), **{mode: retrieval_metrics(rankings[mode]) for mode in MODES}},

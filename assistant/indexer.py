@@ -23,7 +23,7 @@ import numpy as np
 
 from assistant.backends import IndexBackend, IndexUpdate, IndexVersion, PreparedDocument, open_backend
 from assistant.corpus import read_document, scan_files
-from assistant.embedders import Embedder, model_cache
+from assistant.embedders import Embedder
 from assistant.errors import CorruptIndexError, EmptyCorpusError, IndexMismatchError, NoIndexError
 from assistant.readers import suffixes
 from assistant.records import Chunk, Document, DocumentRecord, Manifest
@@ -125,11 +125,7 @@ def update_index(
     new one); different settings, or `full`, rebuild every document.
     """
     began = time.perf_counter()
-    if (
-        embedder is not None
-        and settings is not None
-        and (embedder.model_name, embedder.name) != (settings.model, settings.embedder)
-    ):
+    if embedder is not None and settings is not None and not embedder.serves(settings):
         raise ValueError(
             f"embedder {embedder.model_name!r} on {embedder.name} is not the settings' {settings.model!r} on {settings.embedder}"
         )
@@ -151,11 +147,7 @@ def update_index(
         timings["chunk"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
-        model = (
-            embedder
-            if embedder is not None and (embedder.model_name, embedder.name) == (settings.model, settings.embedder)
-            else None
-        )
+        model = embedder if embedder is not None and embedder.serves(settings) else None
         vectors, embedded, dimension = _sentence_vectors(drafts, scan, previous, model, settings, index_dir, progress)
         timings["embed"] = time.perf_counter() - mark
 
@@ -268,7 +260,7 @@ def _sentence_vectors(
             if key not in reusable:
                 new_texts.setdefault(key, text)
     if new_texts and model is None:
-        model = Embedder(settings.model, settings.batch_size, settings.embedder, model_cache(index_dir))
+        model = Embedder.for_index(settings, index_dir)
     if model is not None:
         dimension = model.dimension
     elif previous is not None:

@@ -126,7 +126,7 @@ def serve(index_dir: Path, questions: list[str]) -> None:
 
     imported = time.time()
     settings = read_manifest(current_generation(index_dir)).settings
-    embedder = Embedder(settings.model, settings.batch_size, settings.embedder, model_cache(index_dir))
+    embedder = Embedder.for_index(settings, index_dir)
     model_loaded = time.time()
     base_rss = peak_rss()
     assistant = Assistant.load(index_dir)

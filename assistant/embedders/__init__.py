@@ -17,7 +17,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -25,6 +25,9 @@ from tqdm import tqdm
 from assistant.errors import AssistantError
 from assistant.registry import Registry
 from assistant.settings import DEFAULT_MODEL, default_index_dir
+
+if TYPE_CHECKING:
+    from assistant.settings import IndexSettings
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +105,15 @@ class Embedder:
         self.batch_size = batch_size
         self._encoder = _load(model_name, name, cache_dir or model_cache(default_index_dir()))
         self.dimension = self._encoder.dimension
+
+    @classmethod
+    def for_index(cls, settings: IndexSettings, index_dir: Path) -> Embedder:
+        """The model, run the way an index's `settings` name, with its exports kept beside that index."""
+        return cls(settings.model, settings.batch_size, settings.embedder, model_cache(index_dir))
+
+    def serves(self, settings: IndexSettings) -> bool:
+        """Whether this is the model, run the way, that `settings` name: whether its vectors fit such an index."""
+        return (self.model_name, self.name) == (settings.model, settings.embedder)
 
     def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """Vectors in the order of `texts`, embedded in batches of similar length (less padding)."""
