@@ -18,7 +18,7 @@ import click
 
 from assistant.backends import MODES, Mode
 from assistant.embedders import embedder_names
-from assistant.errors import AssistantError, UnknownDocumentError
+from assistant.errors import AssistantError, QuestionError, UnknownDocumentError
 from assistant.records import Answer, Passage
 from assistant.settings import BM25_METHODS, CORPUS_ENV, DEFAULT_CORPUS, DEFAULT_INDEX, INDEX_ENV, BM25Params, IndexSettings
 
@@ -67,8 +67,14 @@ where_option = click.option(
 )
 
 
+class BadInputError(click.ClickException):
+    """A question the assistant refuses: one line, and exit 2 like any other usage mistake."""
+
+    exit_code = 2
+
+
 def user_errors(command: F) -> F:
-    """Report an AssistantError as one line with exit 1 (exit 2 for a --doc the index lacks)."""
+    """Report an AssistantError as one line with exit 1 (exit 2 for a refused question or a --doc the index lacks)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -76,22 +82,44 @@ def user_errors(command: F) -> F:
             return command(*args, **kwargs)
         except UnknownDocumentError as error:
             raise click.BadParameter(str(error), param_hint="--doc") from None
+        except QuestionError as error:
+            raise BadInputError(str(error)) from None
         except AssistantError as error:
             raise click.ClickException(str(error)) from None
 
     return wrapper  # type: ignore[return-value]
 
 
-def _inputs(text: str, what: str) -> Iterator[str]:
-    """`text` itself, or each non-empty stdin line when `text` is '-'."""
-    if text == "-":
-        for line in sys.stdin:
-            if line.strip():
-                yield line.strip()
+def _stdin_lines() -> Iterator[tuple[int, str]]:
+    """Each non-empty stdin line, stripped, with its line number.
+
+    Read as bytes and decoded line by line with surrogate escapes, whatever the locale: a line that is
+    not UTF-8 reaches the assistant, which names the bad byte, and costs only itself.
+    """
+    for number, raw in enumerate(sys.stdin.buffer, 1):
+        line = raw.decode("utf-8", "surrogateescape").strip()
+        if line:
+            yield number, line
+
+
+def _each(text: str, handle: Callable[[int, str], None]) -> None:
+    """`handle(0, text)`, or, when `text` is '-', `handle(position, line)` for each non-empty stdin line.
+
+    In a batch a refused line is reported as one line on stderr and the others are still handled;
+    the exit status is then 2.
+    """
+    if text != "-":
+        handle(0, text)
         return
-    if not text.strip():
-        raise click.UsageError(f"the {what} is empty")
-    yield text
+    refused = False
+    for position, (number, line) in enumerate(_stdin_lines()):
+        try:
+            handle(position, line)
+        except QuestionError as error:
+            click.echo(f"Error: line {number}: {error}", err=True)
+            refused = True
+    if refused:
+        raise click.exceptions.Exit(BadInputError.exit_code)
 
 
 def _assistant(index_dir: Path, corpus_dir: Path | None = None) -> Assistant:
@@ -244,17 +272,16 @@ def watch(corpus_dir: Path, index_dir: Path, quiet: float) -> None:
 @user_errors
 def ask(index_dir: Path, as_json: bool, k: int | None, doc_ids: tuple[str, ...], where: dict[str, str], question: str) -> None:
     """Answer QUESTION (or each stdin line, with '-') with quoted sentences."""
-    questions = _inputs(question, "question")
-    first = next(questions, None)
-    if first is None:
-        return
-    assistant = _load(index_dir)
-    for position, text in enumerate([first, *questions]):
+    assistant = _assistant(index_dir)  # loads the index at the first question it accepts
+
+    def reply(position: int, text: str) -> None:
         answer = assistant.ask(text, k=k, doc_ids=doc_ids or None, where=where)
         if as_json:
             click.echo(answer.to_json())
         else:
             click.echo(("\n" if position else "") + format_answer(answer))
+
+    _each(question, reply)
 
 
 @main.command()
@@ -269,28 +296,29 @@ def chat(index_dir: Path, as_json: bool, doc_ids: tuple[str, ...], where: dict[s
 
     assistant = _load(index_dir)
     state = ConversationState()
-    interactive = sys.stdin.isatty()
-    if interactive:
-        click.echo("Ask about the articles; an empty line or Ctrl-D ends the chat.")
-    while True:
-        try:
-            if interactive:
-                line = click.prompt("you", prompt_suffix="> ", default="", show_default=False)
-            else:
-                line = sys.stdin.readline()
-        except (EOFError, click.Abort):
-            break
-        if interactive and not line.strip():
-            break
-        if not interactive and line == "":
-            break
-        if not line.strip():
-            continue
-        answer = assistant.ask(line.strip(), state=state, doc_ids=doc_ids or None, where=where)
+
+    def turn(position: int, line: str) -> None:
+        answer = assistant.ask(line, state=state, doc_ids=doc_ids or None, where=where)
         if as_json:
             click.echo(answer.to_json())
         else:
             click.echo(format_answer(answer) + "\n")
+
+    if not sys.stdin.isatty():
+        _each("-", turn)
+        return
+    click.echo("Ask about the articles; an empty line or Ctrl-D ends the chat.")
+    while True:
+        try:
+            line = click.prompt("you", prompt_suffix="> ", default="", show_default=False)
+        except (EOFError, click.Abort):
+            break
+        if not line.strip():
+            break
+        try:
+            turn(0, line.strip())
+        except QuestionError as error:
+            click.echo(f"Error: {error}", err=True)
 
 
 @main.command()
@@ -306,18 +334,17 @@ def search(
     index_dir: Path, as_json: bool, k: int, mode: Mode, doc_ids: tuple[str, ...], where: dict[str, str], query: str
 ) -> None:
     """The ranked passages for QUERY (or each stdin line, with '-')."""
-    queries = _inputs(query, "query")
-    first = next(queries, None)
-    if first is None:
-        return
-    assistant = _load(index_dir)
-    for text in [first, *queries]:
+    assistant = _assistant(index_dir)  # loads the index at the first query it accepts
+
+    def show(position: int, text: str) -> None:
         passages = assistant.search(text, k=k, mode=mode, doc_ids=doc_ids or None, where=where)
         if as_json:
             _emit_json({"query": text, "results": [p.to_dict() for p in passages]})
         else:
             click.echo(f"# {text}")
             click.echo("\n".join(format_passage(p) for p in passages) or "(no passages)")
+
+    _each(query, show)
 
 
 @main.command("eval")

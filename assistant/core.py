@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
@@ -20,15 +21,31 @@ from assistant.answerers import Decision, open_answerer
 from assistant.backends import IndexBackend, IndexVersion, Mode, open_backend
 from assistant.conversation import ConversationState
 from assistant.embedders import Embedder
-from assistant.errors import AssistantError, CorruptIndexError, IndexMismatchError, NoIndexError, UnknownDocumentError
+from assistant.errors import (
+    AssistantError,
+    CorruptIndexError,
+    IndexMismatchError,
+    NoIndexError,
+    QuestionError,
+    UnknownDocumentError,
+)
 from assistant.indexer import UpdateReport, update_index
 from assistant.ingest import Admission, admit, read_upload, withdraw
 from assistant.question import Question
 from assistant.records import Answer, DocumentRecord, Manifest, Passage
 from assistant.retriever import Retriever
-from assistant.settings import BM25Params, IndexSettings, SearchSettings, default_backend, default_corpus_dir, default_index_dir
+from assistant.settings import (
+    MAX_QUESTION_CHARS,
+    BM25Params,
+    IndexSettings,
+    SearchSettings,
+    default_backend,
+    default_corpus_dir,
+    default_index_dir,
+)
 
 log = logging.getLogger(__name__)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Assistant:
@@ -153,7 +170,7 @@ class Assistant:
         where: Mapping[str, str] | None = None,
     ) -> list[Passage]:
         """Ranked passages for `query`, no answer composed."""
-        _require_text(query)
+        check_question(query, "query")
         retriever = self._current()
         return retriever.search(Question.analyse(query), k, mode, _scope(retriever.version, doc_ids, where))
 
@@ -170,7 +187,7 @@ class Assistant:
         `state` carries a conversation's topic; `doc_ids` restricts the search to those documents, and
         `where` to those whose metadata match (see `DocumentRecord.matches`).
         """
-        _require_text(question)
+        check_question(question)
         analysed = Question.analyse(question, state.topics, state.entities) if state is not None else Question.analyse(question)
         retriever = self._current()
         scope = _scope(retriever.version, doc_ids, where)
@@ -292,6 +309,23 @@ def _scope(version: IndexVersion, doc_ids: Collection[str] | None, where: Mappin
     return [d for d in (documents if doc_ids is None else doc_ids) if documents[d].matches(where)]
 
 
-def _require_text(text: str) -> None:
-    if not text or not text.strip():
-        raise AssistantError("the question is empty")
+def check_question(text: str, what: str = "question") -> None:
+    """Refuse, before any work, what no face may process: an empty text, one over MAX_QUESTION_CHARS, or one
+    that is not valid text.
+
+    Every question and query passes here, whichever face it came through; a face may call it early, to
+    refuse a question before showing it. Invalid UTF-8 arrives as lone surrogates: Python's escapes for
+    the bytes it could not decode (an argument, a stdin line) or an escape in a JSON request. The
+    tokenizers and the UTF-8 output cannot take them, so the message names the byte instead.
+    """
+    if len(text) > MAX_QUESTION_CHARS:
+        raise QuestionError(
+            f"the {what} is too long ({len(text):,} characters; at most {MAX_QUESTION_CHARS:,} characters are accepted)"
+        )
+    if not text.strip():
+        raise QuestionError(f"the {what} is empty")
+    if bad := _SURROGATE.search(text):
+        code, where = ord(bad.group()), bad.start() + 1
+        if 0xDC80 <= code <= 0xDCFF:  # the surrogate escape of one undecodable byte
+            raise QuestionError(f"the {what} is not valid UTF-8 (cannot decode byte 0x{code - 0xDC00:02x} at character {where})")
+        raise QuestionError(f"the {what} is not valid Unicode (a lone surrogate U+{code:04X} at character {where})")

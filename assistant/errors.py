@@ -31,3 +31,7 @@ class UnknownChoiceError(AssistantError, ValueError):
 
 class UnknownDocumentError(AssistantError):
     """A document filter names a document the index does not hold."""
+
+
+class QuestionError(AssistantError):
+    """A question (or search query) no face processes: empty, too long, or not valid text."""

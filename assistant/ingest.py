@@ -14,6 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from stat import S_ISREG
 
 from assistant.corpus import extract, find_files
 from assistant.errors import AssistantError
@@ -50,11 +51,15 @@ def safe_name(name: str) -> str:
     return stem + suffix
 
 
+def _too_large(name: str) -> AssistantError:
+    return AssistantError(f"{name}: larger than {MAX_BYTES // (1024 * 1024)} MB")
+
+
 def check_article(name: str, data: bytes) -> None:
     """Refuse what could not be indexed, before anything is written: the reader for its format must read it."""
     safe_name(name)
     if len(data) > MAX_BYTES:
-        raise AssistantError(f"{name}: larger than {MAX_BYTES // (1024 * 1024)} MB")
+        raise _too_large(name)
     try:
         extract(safe_name(name), data)
     except UnreadableDocument as error:
@@ -62,9 +67,21 @@ def check_article(name: str, data: bytes) -> None:
 
 
 def read_upload(path: Path) -> tuple[str, bytes]:
-    """A file offered to the corpus, as (name, content)."""
+    """A file offered to the corpus, as (name, content).
+
+    Only a regular file of at most MAX_BYTES is read, and never more than MAX_BYTES + 1 bytes of it
+    (check_article refuses a file that grew): /dev/zero never ends and a named pipe blocks until someone
+    writes. The file is opened without blocking, which a pipe would otherwise do, and its type and size
+    are checked on that descriptor before a byte is read.
+    """
     try:
-        return path.name, path.read_bytes()
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
+            status = os.fstat(handle.fileno())
+            if not S_ISREG(status.st_mode):
+                raise AssistantError(f"{path}: not a regular file")
+            if status.st_size > MAX_BYTES:
+                raise _too_large(path.name)
+            return path.name, handle.read(MAX_BYTES + 1)
     except OSError as error:
         raise AssistantError(f"cannot read {path}: {error.strerror}") from None
 
@@ -120,16 +137,23 @@ def admit(corpus_dir: Path, articles: list[tuple[str, bytes]]) -> list[Admission
 
 
 def withdraw(corpus_dir: Path, doc_ids: list[str]) -> list[str]:
-    """Delete the articles `doc_ids` from the corpus; all must exist, or none is deleted."""
+    """Delete the articles `doc_ids` from the corpus; all must exist, or none is deleted.
+
+    Only the corpus's own entry goes: a symbolic link is removed itself, never the file it points to
+    (inside the corpus or out), and an id whose folder resolves outside the corpus ('..', a linked
+    folder) names no article.
+    """
     root = corpus_dir.resolve()
-    paths = []
+    entries = []
     for doc_id in doc_ids:
-        path = (corpus_dir / doc_id).resolve()
-        if not path.is_relative_to(root) or path.suffix.lower() not in suffixes() or not path.is_file():
+        given = corpus_dir / doc_id
+        entry = given.parent.resolve() / given.name
+        is_entry = entry.is_symlink() or entry.is_file()
+        if not entry.parent.is_relative_to(root) or entry.suffix.lower() not in suffixes() or not is_entry:
             raise AssistantError(f"no article {doc_id!r} in {corpus_dir}/")
-        paths.append(path)
-    if len(set(paths)) >= len(find_files(corpus_dir)):
+        entries.append(entry)
+    if len(set(entries)) >= len(find_files(corpus_dir)):
         raise AssistantError("cannot remove every article: the index needs at least one")
-    for path in paths:
-        path.unlink()
+    for entry in entries:
+        entry.unlink()
     return doc_ids

@@ -17,6 +17,9 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # term frequency, unlike bm25s's and the paper's, so BM25L is not offered).
 BM25_METHODS = ("okapi", "bm25+")
 FUSION_METHODS = ("weighted", "rrf")
+# The longest question any face accepts, in characters: a question is a sentence or two, and a
+# megabyte of "question" would only tie up the analyser and the model.
+MAX_QUESTION_CHARS = 2_000
 
 # Where the corpus and the index live unless told otherwise: the CLI, the web app and the
 # library all read these, so the folders are named once.

@@ -20,8 +20,8 @@ import gradio as gr
 from gradio.events import api as gr_api
 
 from assistant.conversation import ConversationState
-from assistant.core import Assistant
-from assistant.errors import AssistantError
+from assistant.core import Assistant, check_question
+from assistant.errors import AssistantError, QuestionError
 from assistant.ingest import MAX_BYTES
 from assistant.readers import suffixes
 from assistant.render import answer_markdown, escape_markdown, sources_html
@@ -71,10 +71,19 @@ class ChatHandlers:
     def respond(
         self, message: str, history: list[Message], state: ConversationState, doc_ids: list[str] | None
     ) -> Iterator[tuple[list[Message], str, ConversationState, Any]]:
-        """The question shown, a placeholder, then the answer streamed a few words at a time, then its sources."""
+        """The question shown, a placeholder, then the answer streamed a few words at a time, then its sources.
+
+        A question the assistant refuses (too long, not valid text) gets its one-line reason, without
+        being shown: a megabyte of it, or a lone surrogate, has no place in the page.
+        """
         question = (message or "").strip()
         if not question:
             yield history, "", state, gr.skip()
+            return
+        try:
+            check_question(question)
+        except QuestionError as error:
+            yield [*history, {"role": "assistant", "content": escape_markdown(_user_error(error))}], "", state, ""
             return
         history = [*history, {"role": "user", "content": escape_markdown(question)}]
         yield [*history, {"role": "assistant", "content": "_Searching the articles…_"}], "", state, gr.skip()
