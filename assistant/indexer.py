@@ -6,8 +6,9 @@ is kept by the backend as it is; inside a changed or renamed document a
 sentence whose text is unchanged keeps its vector. Only new sentence texts
 reach the model. A full build is the same path with nothing to keep, so an
 index updated step by step holds exactly the chunks a full build would, in
-the same order. The backend (backends/) stores the result; this module
-decides what it is.
+the same order. A document whose stored text has gone missing is read from
+the corpus again and stored anew, whatever its file's time says. The backend
+(backends/) stores the result; this module decides what it is.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class UpdateReport:
     seconds: float
     version: str | None  # the name of the version written, None when nothing changed
     timings: dict[str, float] = field(default_factory=dict)
+    repaired: int = 0  # unchanged documents whose stored text was missing, stored again from the corpus
 
     @property
     def documents(self) -> int:
@@ -52,6 +54,8 @@ class UpdateReport:
 
     def summary(self) -> str:
         counts = f"+{self.new} new, {self.changed} changed, {self.removed} removed, {self.unchanged} unchanged"
+        if self.repaired:
+            counts += f", {self.repaired} stored {'text' if self.repaired == 1 else 'texts'} repaired"
         if self.version is None:
             return f"{counts}: the index is up to date ({self.documents} documents, {self.chunks} chunks)"
         return f"{counts}: {self.documents} documents, {self.chunks} chunks ({self.embedded} embedded) in {self.seconds:.1f} s"
@@ -80,6 +84,7 @@ class _Entry:
     record: DocumentRecord
     document: Document | None = None
     touched: bool = False  # read again (its file's time changed) but its content had not
+    repaired: bool = False  # unchanged, but its stored text was missing: stored again
 
 
 @dataclass
@@ -94,8 +99,12 @@ class _Scan:
         return len(self.entries) - self.new - self.changed
 
     @property
+    def repaired(self) -> int:
+        return sum(e.repaired for e in self.entries)
+
+    @property
     def anything(self) -> bool:
-        return bool(self.new or self.changed or self.removed or any(e.touched for e in self.entries))
+        return bool(self.new or self.changed or self.removed or any(e.touched or e.repaired for e in self.entries))
 
 
 @dataclass
@@ -122,7 +131,8 @@ def update_index(
     """Bring the index at `index_dir` up to date with the articles in `corpus_dir`.
 
     `settings` default to those of the current index (or the defaults for a
-    new one); different settings, or `full`, rebuild every document.
+    new one), also when `full`; different settings, or `full`, rebuild every
+    document.
     """
     began = time.perf_counter()
     if embedder is not None and settings is not None and not embedder.serves(settings):
@@ -135,8 +145,8 @@ def update_index(
     timings: dict[str, float] = {}
     with backend.writing(wait):
         previous = None if full else _open_previous(backend, settings)
-        settings = settings or (previous.manifest.settings if previous else IndexSettings())
-        scan = _scan(corpus_dir, previous.manifest.documents if previous else {})
+        settings = settings or (previous.manifest.settings if previous else _recorded_settings(backend))
+        scan = _scan(corpus_dir, previous.manifest.documents if previous else {}, previous.missing_texts() if previous else set())
         timings["scan"] = time.perf_counter() - began
         if previous is not None and not scan.anything:
             chunks = previous.manifest.chunk_count
@@ -169,6 +179,7 @@ def update_index(
         seconds=time.perf_counter() - began,
         version=version,
         timings={k: round(v, 4) for k, v in timings.items()},
+        repaired=scan.repaired,
     )
     log.info("%s", report.summary())
     return report
@@ -189,14 +200,24 @@ def _open_previous(backend: IndexBackend, settings: IndexSettings | None) -> Ind
     return version
 
 
-def _scan(corpus_dir: Path, known: dict[str, DocumentRecord]) -> _Scan:
-    """The corpus as entries, in order; reads only files whose size or time differ from the index."""
+def _recorded_settings(backend: IndexBackend) -> IndexSettings:
+    """The settings the index in use was built with, so that a full rebuild keeps them; the defaults if none is readable."""
+    try:
+        return backend.read_manifest().settings
+    except (NoIndexError, CorruptIndexError, IndexMismatchError):
+        return IndexSettings()
+
+
+def _scan(corpus_dir: Path, known: dict[str, DocumentRecord], missing: set[str]) -> _Scan:
+    """The corpus as entries, in order; reads only files whose size or time differ from the index, or whose
+    stored text is `missing`."""
     entries: list[_Entry] = []
     new = changed = 0
     for file in scan_files(corpus_dir):
         old = known.get(file.doc_id)
+        stored = file.doc_id not in missing
         # An entry without a format was written before readers and lacks the metadata they find: read it once more.
-        if old is not None and (old.size, old.mtime_ns) == (file.size, file.mtime_ns) and old.format:
+        if old is not None and (old.size, old.mtime_ns) == (file.size, file.mtime_ns) and old.format and stored:
             entries.append(_Entry(file.doc_id, old))
             continue
         document = read_document(Path(file.path), corpus_dir)
@@ -204,7 +225,11 @@ def _scan(corpus_dir: Path, known: dict[str, DocumentRecord]) -> _Scan:
             continue
         record = DocumentRecord.of(document, file.size, file.mtime_ns)
         if old is not None and old.sha256 == document.sha256:
-            entries.append(_Entry(file.doc_id, dataclasses.replace(record, chunks=old.chunks), touched=True))
+            if stored:
+                entries.append(_Entry(file.doc_id, dataclasses.replace(record, chunks=old.chunks), touched=True))
+            else:
+                log.warning("the stored text of %s is missing; storing it again from the corpus", file.doc_id)
+                entries.append(_Entry(file.doc_id, record, document, repaired=True))
             continue
         new += old is None
         changed += old is not None
@@ -228,15 +253,28 @@ def _draft(document: Document, settings: IndexSettings) -> _Draft:
 
 
 def _reusable_vectors(scan: _Scan, previous: IndexVersion | None) -> dict[str, np.ndarray]:
-    """Old sentence vectors by embedded text, from the documents that changed or went away."""
+    """Old sentence vectors by embedded text, from the documents that changed, went away or are repaired.
+
+    A document's old text comes from the corpus file when that still holds it (its stored copy may be
+    gone); a document whose old text is nowhere intact gives no vectors.
+    """
     if previous is None:
         return {}
+    read = {e.doc_id: e.document for e in scan.entries if e.document is not None}
     kept = {e.doc_id for e in scan.entries if e.document is None}
     reusable: dict[str, np.ndarray] = {}
-    for doc_id in previous.manifest.documents:
+    for doc_id, record in previous.manifest.documents.items():
         if doc_id in kept:
             continue
-        document = previous.documents[doc_id]
+        again = read.get(doc_id)
+        if again is not None and again.text_sha256 == record.text_sha256:
+            document = record.document(doc_id, again.text)
+        else:
+            try:
+                document = previous.documents[doc_id]
+            except CorruptIndexError:
+                log.warning("the stored text of %s is missing or damaged; its sentences are embedded again", doc_id)
+                continue
         for sentence, vector in previous.sentence_vectors(doc_id):
             reusable.setdefault(_text_key(embedded_text(document, sentence)), vector)
     return reusable

@@ -92,6 +92,11 @@ class IndexVersion(Protocol):
 
     def chunk(self, chunk_id: int) -> Chunk: ...
 
+    def missing_texts(self) -> set[str]:
+        """The documents whose stored text is gone, so that an update stores them again from the corpus
+        (a text that is there but damaged is found when read; a full rebuild rewrites it)."""
+        ...
+
     def search(
         self, request: SearchRequest, k: int, mode: Mode, settings: SearchSettings, doc_ids: Collection[str] | None = None
     ) -> list[Hit]:
@@ -112,7 +117,8 @@ class IndexBackend(Protocol):
         ...
 
     def version_name(self) -> str:
-        """The name of the version in use ("" if none): cheap enough to check before every question."""
+        """The name of the version in use: cheap enough to check before every question. "" if there is none,
+        or none is recorded as in use (a damaged pointer: `open()` then finds the one to answer from)."""
         ...
 
     def read_manifest(self) -> Manifest:

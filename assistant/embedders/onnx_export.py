@@ -8,7 +8,10 @@ the export imports torch; answering from an exported model does not.
 
 Exports are cached under the index folder (`models/<key>/model.onnx`), the
 key naming the model folder, its weights and the backend; a file is written
-to a temporary name and renamed, so a crash never leaves half an export.
+to a temporary name and renamed, so a crash never leaves half an export. Its
+SHA-256 is recorded beside it (`source.json`) and checked on every load: a
+truncated or corrupted export would otherwise fail the same way on every
+run, so one that does not match (or has no checksum) is exported again.
 Int8 quantises the MatMul weights per output channel (the attention and
 feed-forward projections): 2.4x the PyTorch throughput on this CPU with a
 cosine of 0.993 to its vectors, where quantising every op per tensor gave
@@ -37,6 +40,7 @@ log = logging.getLogger(__name__)
 EXPORT_VERSION = 1  # bump when the export recipe changes, so caches are made again
 OPSET = 17
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+SOURCE = "source.json"  # beside each export: what it was made from, and its SHA-256
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -102,20 +106,43 @@ def _export(location: Path, target: Path, quantize: bool) -> None:
         os.replace(staged, target)
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _damage(target: Path) -> str | None:
+    """Why the cached export at `target` cannot be used as it is (None if it can)."""
+    recorded = _read_json(target.parent / SOURCE).get("sha256")
+    if not isinstance(recorded, str):
+        return "has no recorded checksum"
+    return None if _sha256(target) == recorded else "is corrupted (checksum mismatch)"
+
+
 def exported_model(location: Path, backend: str, cache_dir: Path) -> Path:
-    """The cached export of the model at `location` for `backend`, made first if missing."""
+    """The cached export of the model at `location` for `backend`, made first if missing or damaged."""
     folder = cache_dir / export_key(location, backend)
     target = folder / "model.onnx"
     if target.is_file():
-        return target
+        damage = _damage(target)
+        if damage is None:
+            return target
+        log.warning("the cached ONNX export %s %s; exporting it again", target, damage)
     folder.mkdir(parents=True, exist_ok=True)
     for scratch in folder.glob("tmp*"):  # left by an export that was killed
-        shutil.rmtree(scratch, ignore_errors=True)
+        if scratch.is_dir():
+            shutil.rmtree(scratch, ignore_errors=True)
+        else:
+            scratch.unlink(missing_ok=True)
     log.info("exporting %s to ONNX (%s) in %s", location.name, backend, folder)
     _export(location, target, quantize=backend == "onnx-int8")
-    (folder / "source.json").write_text(
-        json.dumps({"model": str(location), "backend": backend, "export_version": EXPORT_VERSION}), encoding="utf-8"
-    )
+    source = {"model": str(location), "backend": backend, "export_version": EXPORT_VERSION, "sha256": _sha256(target)}
+    staged = folder / f"tmp-{SOURCE}.{os.getpid()}"  # renamed into place: another process never reads half of it
+    staged.write_text(json.dumps(source), encoding="utf-8")
+    os.replace(staged, folder / SOURCE)
     return target
 
 

@@ -26,6 +26,7 @@ from assistant.backends.local.store import (
     pointer_state,
     read_manifest,
     remove_leftovers,
+    repair_pointer,
     write_generation,
     writer_lock,
 )
@@ -64,6 +65,9 @@ class LocalVersion:
 
     def chunk(self, chunk_id: int) -> Chunk:
         return self.stored.chunks[chunk_id]
+
+    def missing_texts(self) -> set[str]:
+        return self.stored.documents.missing()
 
     def sentence_vectors(self, doc_id: str) -> Iterator[tuple[Span, np.ndarray]]:
         chunks = self.stored.chunks
@@ -145,6 +149,7 @@ class LocalBackend:
     @contextmanager
     def writing(self, wait: float) -> Iterator[None]:
         with writer_lock(self.index_dir, wait):
+            repair_pointer(self.index_dir)  # first, so that the generation readers fall back to is kept
             remove_leftovers(self.index_dir)  # what a killed writer left
             yield
 

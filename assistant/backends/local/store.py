@@ -13,6 +13,13 @@ current one is kept until the next update, so that a reader that has just
 read CURRENT can still open it; anything older, and whatever a killed writer
 left behind, is removed by the next writer. One writer at a time holds
 `index/.lock`.
+
+CURRENT itself can be lost or damaged (emptied, overwritten with garbage,
+replaced by a folder, naming a generation that is gone). Then readers fall
+back to the newest complete generation that verifies, with a warning, the
+next writer points CURRENT at it again before anything else, and no
+generation is removed while CURRENT names none: the one readers fall back
+to is among them.
 """
 
 from __future__ import annotations
@@ -21,11 +28,12 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +57,9 @@ VECTORS_FOLDER = "vectors"
 BM25_FOLDER = "bm25"
 TERMS_FOLDER = "terms"
 LOCK = ".lock"
+_GENERATION_NAME = re.compile(r"gen-[0-9A-Za-z_-]+")  # one folder inside the index, never a path out of it
+_POINTER_BYTES = 4096  # two generation names fit many times over; a CURRENT larger than that is garbage anyway
+_fallback_warned: set[tuple[Path, str]] = set()
 
 
 @dataclass
@@ -102,8 +113,9 @@ def write_generation(
     manifest. Call it holding `writer_lock`.
     """
     index_dir.mkdir(parents=True, exist_ok=True)
+    replaced = _in_use(index_dir)
     if previous_texts is None:
-        previous_texts = texts_of_current(index_dir)
+        previous_texts = _texts_of(replaced)
     texts_dir = index_dir / TEXTS
     for document in new_texts:
         write_text_blob(texts_dir, document)
@@ -128,18 +140,27 @@ def write_generation(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    previous = _read_pointer(index_dir)[0]
-    _switch_pointer(index_dir, generation.name, previous)
+    _switch_pointer(index_dir, generation.name, replaced.name if replaced is not None else "")
     remove_leftovers(index_dir)
     _remove_unused_texts(texts_dir, {d.text_sha256 for d in manifest.documents.values()} | previous_texts)
     return generation
 
 
-def texts_of_current(index_dir: Path) -> set[str]:
-    """The text blobs the generation in use refers to (none if there is no readable one)."""
+def _in_use(index_dir: Path) -> Path | None:
+    """The generation readers use now, if any: the one a new generation replaces, kept one update longer."""
     try:
-        manifest = read_manifest(current_generation(index_dir))
-    except (NoIndexError, CorruptIndexError, IndexMismatchError):
+        return current_generation(index_dir)
+    except (NoIndexError, CorruptIndexError):
+        return None
+
+
+def _texts_of(generation: Path | None) -> set[str]:
+    """The text blobs a generation refers to (none if it is not there or its manifest is unreadable)."""
+    if generation is None:
+        return set()
+    try:
+        manifest = read_manifest(generation)
+    except (CorruptIndexError, IndexMismatchError):
         return set()
     return {record.text_sha256 for record in manifest.documents.values()}
 
@@ -168,12 +189,16 @@ def writer_lock(index_dir: Path, wait: float = 60.0) -> Iterator[None]:
 
 
 def _read_pointer(index_dir: Path) -> tuple[str, str]:
-    """(current, previous) generation names; empty strings where there are none."""
+    """(current, previous) generation names as CURRENT gives them; "" for a line that is missing or not a
+    generation's name, and for both when CURRENT cannot be read (absent, a folder, garbage bytes)."""
     try:
-        lines = (index_dir / POINTER).read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
+        with (index_dir / POINTER).open("rb") as handle:
+            data = handle.read(_POINTER_BYTES)
+    except OSError:
         return "", ""
-    return (lines[0].strip() if lines else ""), (lines[1].strip() if len(lines) > 1 else "")
+    lines = [line.strip() for line in data.decode("utf-8", errors="replace").splitlines()[:2]] + ["", ""]
+    current, previous = (line if _GENERATION_NAME.fullmatch(line) else "" for line in lines[:2])
+    return current, previous
 
 
 def _switch_pointer(index_dir: Path, name: str, previous: str) -> None:
@@ -186,33 +211,93 @@ def _switch_pointer(index_dir: Path, name: str, previous: str) -> None:
     _fsync_path(index_dir)
 
 
-def remove_leftovers(index_dir: Path) -> None:
-    """Remove what a killed writer left and generations older than the previous one (hold `writer_lock`)."""
-    keep = set(_read_pointer(index_dir))
+def _complete(generation: Path) -> bool:
+    """Whether a generation was renamed into place whole: its manifest is written before the rename."""
+    return (generation / MANIFEST).is_file()
+
+
+def _generations(index_dir: Path) -> list[Path]:
+    """The complete generations in the index folder, newest first (by the time in their name, then on disk)."""
+    found = []
     for path in index_dir.iterdir() if index_dir.is_dir() else []:
-        if path.name.startswith((".tmp-", f".{POINTER}.")) or (path.name.startswith("gen-") and path.name not in keep):
-            if path.is_dir():
+        if _GENERATION_NAME.fullmatch(path.name) and _complete(path):
+            with suppress(FileNotFoundError):  # a writer removed it meanwhile
+                found.append(((path.name.split("-")[1], path.stat().st_mtime_ns), path))
+    return [path for _, path in sorted(found, reverse=True)]
+
+
+def _newest_verified(index_dir: Path) -> Path | None:
+    """The newest complete generation whose manifest reads and whose files match their checksums."""
+    for generation in _generations(index_dir):
+        try:
+            _verify(generation, read_manifest(generation))
+        except (CorruptIndexError, IndexMismatchError, OSError) as error:
+            log.info("not falling back to %s: %s", generation.name, error)
+            continue
+        return generation
+    return None
+
+
+def remove_leftovers(index_dir: Path) -> None:
+    """Remove what a killed writer left and generations older than the previous one (hold `writer_lock`).
+
+    While CURRENT names no complete generation, every generation is kept: readers fall back to one of them.
+    """
+    current, previous = _read_pointer(index_dir)
+    pointed = bool(current) and _complete(index_dir / current)
+    for path in index_dir.iterdir() if index_dir.is_dir() else []:
+        stale = path.name.startswith("gen-") and pointed and path.name not in (current, previous)
+        if stale or path.name.startswith((".tmp-", f".{POINTER}.")):
+            if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
 
 
+def repair_pointer(index_dir: Path) -> None:
+    """Point CURRENT at the generation readers fall back to when it names no complete one (hold `writer_lock`).
+
+    A CURRENT that is a folder is removed, so that the next switch can replace it.
+    """
+    if pointer_state(index_dir):
+        return
+    pointer = index_dir / POINTER
+    if pointer.is_dir() and not pointer.is_symlink():
+        shutil.rmtree(pointer)
+    fallback = _newest_verified(index_dir)
+    if fallback is not None:
+        _switch_pointer(index_dir, fallback.name, "")
+        log.warning("repaired %s: it names %s again, the newest complete generation", pointer, fallback.name)
+
+
 def pointer_state(index_dir: Path) -> str:
-    """The name of the generation in use ("" if none): cheap enough to check before every question."""
-    return _read_pointer(index_dir)[0]
+    """The name of the generation CURRENT points to, "" if it names no complete one: cheap enough to check
+    before every question."""
+    current = _read_pointer(index_dir)[0]
+    return current if current and _complete(index_dir / current) else ""
 
 
 def current_generation(index_dir: Path) -> Path:
-    try:
-        name = pointer_state(index_dir)
-    except OSError as error:
-        raise CorruptIndexError(f"cannot read {index_dir / POINTER}: {error.strerror} — {REBUILD_HINT}") from None
-    if not name:
-        raise NoIndexError(f"no index at {index_dir}/ — run: assistant index")
-    generation = index_dir / name
-    if not (generation / MANIFEST).is_file():
-        raise CorruptIndexError(f"index at {index_dir}/ points to a missing generation {name!r} — {REBUILD_HINT}")
-    return generation
+    """The generation in use: the one CURRENT names or, when it names none that is complete, the newest one
+    that verifies (with a warning, once per process), so that a damaged CURRENT loses no index."""
+    if name := pointer_state(index_dir):
+        return index_dir / name
+    pointer = index_dir / POINTER
+    fallback = _newest_verified(index_dir)
+    if fallback is not None:
+        if (index_dir, fallback.name) not in _fallback_warned:
+            _fallback_warned.add((index_dir, fallback.name))
+            log.warning(
+                "%s names no complete generation; answering from %s, the newest that verifies — run: assistant index",
+                pointer,
+                fallback.name,
+            )
+        return fallback
+    if named := _read_pointer(index_dir)[0]:
+        raise CorruptIndexError(f"index at {index_dir}/ points to a missing generation {named!r} — {REBUILD_HINT}")
+    if _generations(index_dir):
+        raise CorruptIndexError(f"{pointer} names no complete generation, and no other one verifies — {REBUILD_HINT}")
+    raise NoIndexError(f"no index at {index_dir}/ — run: assistant index")
 
 
 def read_manifest(generation: Path) -> Manifest:

@@ -125,14 +125,31 @@ def mapped(path: Path) -> np.ndarray:
     return array
 
 
+def _blob_name(sha256: str) -> str:
+    return f"{sha256}.txt"
+
+
 def _blob_path(texts_dir: Path, sha256: str) -> Path:
-    return texts_dir / f"{sha256}.txt"
+    return texts_dir / _blob_name(sha256)
+
+
+def _intact(path: Path, sha256: str) -> bool:
+    """Whether a text blob is there and still holds the text its name is the hash of."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    except OSError:
+        return False
+    return digest.hexdigest() == sha256
 
 
 def write_text_blob(texts_dir: Path, document: Document) -> None:
-    """Store a document's extracted text under its hash, once; whole or not at all."""
+    """Store a document's extracted text under its hash, whole or not at all; a blob already there is
+    kept only if it is intact, so that writing a document again repairs a damaged copy."""
     target = _blob_path(texts_dir, document.text_sha256)
-    if target.exists():
+    if _intact(target, document.text_sha256):
         return
     texts_dir.mkdir(parents=True, exist_ok=True)
     staging = texts_dir / f".{document.text_sha256}.partial"
@@ -157,7 +174,7 @@ class DocumentStore(Mapping[str, Document]):
         try:
             data = path.read_bytes()
         except OSError:
-            raise CorruptIndexError(f"the text of {doc_id} is missing from {self.texts_dir}/ — {REBUILD_HINT}") from None
+            raise CorruptIndexError(f"the text of {doc_id} is missing from {self.texts_dir}/ — run: assistant index") from None
         if hashlib.sha256(data).hexdigest() != record.text_sha256:
             raise CorruptIndexError(f"the text of {doc_id} in {path} is corrupted (checksum mismatch) — {REBUILD_HINT}")
         return record.document(doc_id, data.decode("utf-8"))
@@ -166,6 +183,15 @@ class DocumentStore(Mapping[str, Document]):
         if doc_id not in self.records:
             raise KeyError(doc_id)
         return self._read(doc_id)
+
+    def missing(self) -> set[str]:
+        """The documents whose blob is gone, from one listing of the folder: cheap enough for every update,
+        where reading every blob would cost what loading them on demand saves."""
+        try:
+            present = set(os.listdir(self.texts_dir))
+        except OSError:
+            present = set()
+        return {doc_id for doc_id, record in self.records.items() if _blob_name(record.text_sha256) not in present}
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.records)
