@@ -2,22 +2,29 @@
 
 Conversation state lives in `gr.State`, one per browser session, never in
 module globals. Every string that comes from a document is escaped by
-`assistant.render` before it reaches the page.
+`assistant.render` before it reaches the page. What reaches the server is
+bounded: uploads by `MAX_BYTES` as they stream in, and deleted from Gradio's cache
+after an hour; login attempts by a delay that grows with each failure.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import ipaddress
 import logging
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 from gradio.events import api as gr_api
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.conversation import ConversationState
 from assistant.core import Assistant, check_question
@@ -41,7 +48,11 @@ CSS = """
 .source-passage mark { background: #fff3a3; padding: 0 2px; }
 .source-passage .short-answer { background: #ffd54f; }
 """
-Message = dict[str, str]
+ChatMessage = dict[str, str]
+# An upload is read by its event within seconds of arriving; the copy Gradio keeps in its cache serves nothing after.
+UPLOAD_MAX_AGE_S = 3600
+UPLOAD_SWEEP_S = 600
+LOGIN_DELAY_CAP_S = 30.0
 
 
 def status_line(assistant: Assistant) -> str:
@@ -69,8 +80,8 @@ class ChatHandlers:
         self.stream_delay = stream_delay
 
     def respond(
-        self, message: str, history: list[Message], state: ConversationState, doc_ids: list[str] | None
-    ) -> Iterator[tuple[list[Message], str, ConversationState, Any]]:
+        self, message: str, history: list[ChatMessage], state: ConversationState, doc_ids: list[str] | None
+    ) -> Iterator[tuple[list[ChatMessage], str, ConversationState, Any]]:
         """The question shown, a placeholder, then the answer streamed a few words at a time, then its sources.
 
         A question the assistant refuses (too long, not valid text) gets its one-line reason, without
@@ -100,7 +111,7 @@ class ChatHandlers:
             time.sleep(self.stream_delay)
         yield [*history, {"role": "assistant", "content": text}], "", state, sources_html(answer, documents)
 
-    def clear(self) -> tuple[list[Message], ConversationState, str]:
+    def clear(self) -> tuple[list[ChatMessage], ConversationState, str]:
         return [], ConversationState(), ""
 
     def upload(self, files: list[str] | None) -> tuple[str, Any, Any, None]:
@@ -146,7 +157,7 @@ def build_app(assistant: Assistant, stream_delay: float = 0.015) -> gr.Blocks:
     """The chat page and its `/ask` API, all calls going to `assistant`."""
     handlers = ChatHandlers(assistant, stream_delay)
     app: gr.Blocks
-    with gr.Blocks(title="Cooperation documents assistant") as app:
+    with gr.Blocks(title="Cooperation documents assistant", delete_cache=(UPLOAD_SWEEP_S, UPLOAD_MAX_AGE_S)) as app:
         gr.Markdown("## Cooperation documents assistant\nAnswers quote the articles word for word; [n] marks each source.")
         status = gr.Markdown(status_line(assistant), elem_id="status")
         state = gr.State(ConversationState())
@@ -195,6 +206,101 @@ def _auth_from_environment() -> tuple[str, str] | None:
     return user, password
 
 
+def is_loopback(host: str) -> bool:
+    """Whether binding `host` keeps the server to this machine (a name other than localhost counts as not)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warning(host: str, share: bool, login: bool) -> str | None:
+    """What to shout at start when others can reach the chat without a login: they could read and add articles."""
+    if login or (is_loopback(host) and not share):
+        return None
+    where = "a public Gradio share link" if share else f"{host}, reachable from other machines,"
+    return (
+        f"SERVING ON {where} WITHOUT A LOGIN: anyone who can reach it can read every article and add new ones"
+        " — set ASSISTANT_AUTH=user:password, or serve on 127.0.0.1"
+    )
+
+
+def login_delay(failures: int) -> float:
+    """Seconds a client's next login attempt waits after `failures` failed ones in a row: 0, then 1, 2, 4 … up to 30.
+
+    Growing, so a person who mistypes hardly notices and a password guesser gets one try per half minute.
+    """
+    if failures <= 0:
+        return 0.0
+    return min(LOGIN_DELAY_CAP_S, 2.0 ** min(failures - 1, 64))  # 2**64 s is past any cap; 2.0**1024 overflows
+
+
+@dataclass
+class _Client:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    failures: int = 0  # failed logins in a row
+    attempts: int = 0  # logins in flight
+
+
+class LoginThrottle:
+    """ASGI middleware before Gradio's POST /login: one attempt at a time per client address, each after
+    `login_delay` of the client's failures, so parallel requests do not get round the delay.
+
+    A client is forgotten once it has no attempt in flight and its last attempt succeeded.
+    """
+
+    def __init__(self, app: ASGIApp, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.app = app
+        self.sleep = sleep
+        self.clients: dict[str, _Client] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"].rstrip("/") != "/login":
+            await self.app(scope, receive, send)
+            return
+        address = scope["client"][0] if scope.get("client") else ""
+        client = self.clients.setdefault(address, _Client())
+        client.attempts += 1
+        status = 0
+
+        async def noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            async with client.lock:
+                await self.sleep(login_delay(client.failures))
+                await self.app(scope, receive, noting_status)
+                client.failures = client.failures + 1 if status >= 400 else 0
+        finally:
+            client.attempts -= 1
+            if not client.attempts and not client.failures:
+                del self.clients[address]
+
+
+def serve(app: gr.Blocks, host: str, port: int, share: bool, auth: tuple[str, str] | None) -> None:
+    """Launch `app` (blocking) with what guards it: no upload over MAX_BYTES is read past the limit, failed
+    logins slow down, and serving beyond this machine without a login is loudly warned about."""
+    warning = exposure_warning(host, share, login=auth is not None)
+    if warning:
+        log.warning(warning)
+    print(f"serving the chat at http://{host}:{port}", flush=True)
+    app.launch(
+        server_name=host,
+        server_port=port,
+        share=share,
+        auth=auth,
+        css=CSS,
+        footer_links=["api"],
+        max_file_size=MAX_BYTES,
+        app_kwargs={"middleware": [Middleware(LoginThrottle)]},
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="The web chat over the articles.")
     parser.add_argument("--corpus", type=Path, default=default_corpus_dir())
@@ -215,5 +321,4 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"Error: {error}")
     app = build_app(assistant)
     app.queue(default_concurrency_limit=4)
-    print(f"serving the chat at http://{args.host}:{args.port}", flush=True)
-    app.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth, css=CSS, footer_links=["api"])
+    serve(app, args.host, args.port, args.share, auth)

@@ -6,6 +6,7 @@ app as real processes with the real model.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -13,14 +14,17 @@ import resource
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import gradio as gr
 import httpx
 import pytest
 from click.testing import CliRunner
+from gradio.routes import App
 from gradio_client import Client
 from gradio_client.exceptions import AppError
+from starlette.middleware import Middleware
 
 from assistant.cli import main
 from assistant.conversation import ConversationState
@@ -30,7 +34,17 @@ from assistant.errors import AssistantError, QuestionError
 from assistant.ingest import MAX_BYTES, read_upload
 from assistant.question import Question
 from assistant.settings import MAX_QUESTION_CHARS
-from assistant.webapp import ChatHandlers
+from assistant.webapp import (
+    UPLOAD_MAX_AGE_S,
+    UPLOAD_SWEEP_S,
+    ChatHandlers,
+    LoginThrottle,
+    build_app,
+    exposure_warning,
+    is_loopback,
+    login_delay,
+)
+from assistant.webapp import main as serve_main
 from tests.conftest import SEED_CORPUS
 from tests.fakes import HASHING_EMBEDDER
 from tests.test_web import running_app
@@ -229,6 +243,100 @@ def test_add_refuses_a_large_file_by_its_size(tmp_path):
         read_upload(large)
 
 
+# 6. The web server: uploads, exposure, logins
+
+
+def launched(index_dir: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch, *args: str, auth: str = "") -> dict:
+    """What `python app.py ARGS` hands to Gradio's launch (which is not called): its options, and the app as "app"."""
+    options: dict = {}
+    monkeypatch.setattr(gr.Blocks, "launch", lambda app, **given: options.update(app=app, **given))
+    monkeypatch.setenv("ASSISTANT_AUTH", auth)
+    serve_main(["--corpus", str(corpus), "--index", str(index_dir), *args])
+    return options
+
+
+def test_the_server_reads_no_upload_past_the_article_limit_and_forgets_uploads(assistant, folders, monkeypatch):
+    corpus, index_dir = folders
+    options = launched(index_dir, corpus, monkeypatch)
+    assert options["server_name"] == "127.0.0.1"
+    assert options["max_file_size"] == MAX_BYTES  # Gradio's own default is no limit: it kept 200 MB uploads
+    sweep_every, older_than = options["app"].delete_cache
+    assert (sweep_every, older_than) == (UPLOAD_SWEEP_S, UPLOAD_MAX_AGE_S) and sweep_every <= older_than <= 3600
+    assert [middleware.cls for middleware in options["app_kwargs"]["middleware"]] == [LoginThrottle]
+
+
+@pytest.mark.parametrize(
+    ("args", "auth", "warned"),
+    [([], "", False), (["--host", "0.0.0.0"], "", True), (["--host", "0.0.0.0"], "analyst:s3cret", False)],
+)
+def test_serving_beyond_this_machine_without_a_login_is_warned(assistant, folders, monkeypatch, caplog, args, auth, warned):
+    corpus, index_dir = folders
+    with caplog.at_level(logging.WARNING, logger="assistant.webapp"):
+        launched(index_dir, corpus, monkeypatch, *args, auth=auth)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "assistant.webapp" and r.levelno == logging.WARNING]
+    assert warnings == ([exposure_warning("0.0.0.0", share=False, login=False)] if warned else [])
+
+
+def test_a_question_with_markup_is_shown_as_text(assistant):
+    question = "Who led <img src=x onerror=alert(1)> the <script>alert(2)</script> Lao side?"
+    shown = list(ChatHandlers(assistant, stream_delay=0).respond(question, [], ConversationState(), None))
+    echoed = shown[-1][0][0]
+    assert echoed["role"] == "user" and "<img" not in echoed["content"] and "<script>" not in echoed["content"]
+    assert "&lt;img src=x onerror=alert\\(1\\)&gt;" in echoed["content"]
+
+
+def test_what_counts_as_exposed():
+    assert all(is_loopback(host) for host in ["127.0.0.1", "127.8.0.1", "::1", "localhost"])
+    assert not any(is_loopback(host) for host in ["0.0.0.0", "::", "192.168.1.7", "10.0.0.2", "example.org", ""])
+    message = exposure_warning("0.0.0.0", share=False, login=False)
+    assert message and "0.0.0.0" in message and "WITHOUT A LOGIN" in message and "ASSISTANT_AUTH=user:password" in message
+    assert "share link" in (exposure_warning("127.0.0.1", share=True, login=False) or "")
+    assert exposure_warning("127.0.0.1", share=False, login=False) is None
+    assert exposure_warning("0.0.0.0", share=True, login=True) is None
+
+
+def test_the_login_delay_grows_with_failures_up_to_a_cap():
+    assert [login_delay(failures) for failures in range(8)] == [0, 1, 2, 4, 8, 16, 30, 30]
+    assert login_delay(10_000) == 30
+
+
+def test_failed_logins_slow_down_that_client_only_and_never_lock_out(assistant):
+    """Gradio's own /login behind the throttle, over ASGI; `sleep` records the waits instead of waiting."""
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    blocks = build_app(assistant)
+    blocks.auth = [("analyst", "s3cret")]
+    server = App.create_app(blocks, app_kwargs={"middleware": [Middleware(LoginThrottle, sleep=sleep)]})
+
+    def client(address: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=server, client=(address, 50000)), base_url="http://127.0.0.1")
+
+    async def log_in(client: httpx.AsyncClient, password: str) -> int:
+        return (await client.post("/login", data={"username": "analyst", "password": password})).status_code
+
+    async def attempts() -> list[int]:
+        async with client("203.0.113.7") as guesser, client("198.51.100.2") as colleague:
+            statuses = [await log_in(guesser, f"guess-{n}") for n in range(3)]
+            statuses.append(await log_in(colleague, "s3cret"))  # another address: not slowed
+            statuses.append(await log_in(guesser, "s3cret"))  # slowed, not locked out
+            statuses.append(await log_in(guesser, "typo"))  # a success starts the count again
+            return statuses
+
+    assert asyncio.run(attempts()) == [400, 400, 400, 200, 200, 400]
+    assert waits == [0, 1, 2, 0, 4, 0]
+
+    async def in_parallel() -> list[int]:
+        async with client("192.0.2.9") as guesser:
+            return list(await asyncio.gather(*(log_in(guesser, f"guess-{n}") for n in range(4))))
+
+    waits.clear()
+    assert asyncio.run(in_parallel()) == [400] * 4
+    assert waits == [0, 1, 2, 4]  # taken one at a time: parallel requests do not share one wait
+
+
 # The same through real processes, with the real model
 
 
@@ -268,3 +376,28 @@ def test_the_web_api_names_bad_questions(seed_corpus, seed_index, tmp_path):
         with pytest.raises(AppError, match=LIMIT):
             client.predict("x" * 1_000_000, api_name="/ask")
         assert not json.loads(client.predict(QUESTION, api_name="/ask"))["abstained"]  # and it still answers
+
+
+@pytest.mark.slow
+def test_the_web_server_stops_an_upload_at_the_article_limit(seed_corpus, seed_index, tmp_path):
+    corpus, index_dir, cache = tmp_path / "corpus", tmp_path / "index", tmp_path / "gradio-cache"
+    shutil.copytree(seed_corpus, corpus)
+    shutil.copytree(seed_index, index_dir)
+    with running_app(corpus, index_dir, GRADIO_TEMP_DIR=str(cache)) as url:
+        large = httpx.post(url + "gradio_api/upload", files=[("files", ("large.txt", b"a" * (MAX_BYTES + 1), "text/plain"))])
+        assert large.status_code == 413, large.text
+        assert not [p for p in cache.rglob("*") if p.is_file()]  # nothing of it kept
+        small = httpx.post(url + "gradio_api/upload", files=[("files", ("small.txt", b"a" * MAX_BYTES, "text/plain"))])
+        assert small.status_code == 200 and Path(small.json()[0]).stat().st_size == MAX_BYTES
+
+
+@pytest.mark.slow
+def test_the_web_server_slows_failed_logins(seed_corpus, seed_index):
+    with running_app(seed_corpus, seed_index, ASSISTANT_AUTH="analyst:s3cret") as url, httpx.Client(base_url=url) as client:
+        took, statuses = [], []
+        for password in ["guess", "guess", "s3cret"]:
+            started = time.monotonic()
+            statuses.append(client.post("login", data={"username": "analyst", "password": password}).status_code)
+            took.append(time.monotonic() - started)
+        assert statuses == [400, 400, 200]
+        assert took[1] >= 1 and took[2] >= 2  # waits of 1 and 2 s after one and two failures

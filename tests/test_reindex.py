@@ -14,6 +14,7 @@ from assistant.backends.local.store import current_generation, load_index
 from assistant.core import Assistant
 from assistant.embedders import Embedder
 from assistant.errors import AssistantError, EmptyCorpusError
+from assistant.evaluation import contains_fact
 from assistant.indexer import update_index
 from assistant.settings import IndexSettings
 
@@ -91,7 +92,7 @@ def test_adding_an_article_embeds_only_its_sentences(corpus, tmp_path, embedder)
     assert set(embedder.texts) == sentence_texts(index_dir, "news/dien-bien.md")
     assert all(text.startswith("Dien Bien border talks\n") for text in embedder.texts)
     answer = Assistant.load(index_dir).ask("Who led the Lao delegation at the Dien Bien talks?")
-    assert "Bounmy Keola" in answer.answer
+    assert contains_fact(answer.answer, "Bounmy Keola"), answer.answer
     assert answer.sources[0].doc_id == "news/dien-bien.md"
 
 
@@ -105,7 +106,8 @@ def test_editing_one_sentence_re_embeds_only_that_sentence(corpus, tmp_path, emb
     report = update(corpus, index_dir, embedder)
     assert (report.changed, report.unchanged) == (1, 1)
     assert report.embedded == 1 and "March 29" in embedder.texts[0]
-    assert "March 29" in Assistant.load(index_dir).ask("When was the fifth defence policy dialogue held?").answer
+    answer = Assistant.load(index_dir).ask("When was the fifth defence policy dialogue held?")
+    assert contains_fact(answer.answer, "March 29"), answer.answer
 
 
 def test_a_renamed_article_is_not_embedded_again(corpus, tmp_path, embedder):
@@ -174,13 +176,14 @@ def test_adding_and_removing_through_the_assistant(corpus, tmp_path, embedder):
     admissions, report = assistant.add_articles([("../../etc/Dien Bien talks!.md", NEW_ARTICLE.encode())])
     assert [(a.doc_id, a.added) for a in admissions] == [("Dien-Bien-talks.md", True)]
     assert report.new == 1
-    assert "Bounmy Keola" in assistant.ask("Who led the Lao delegation at the Dien Bien talks?").answer
+    answer = assistant.ask("Who led the Lao delegation at the Dien Bien talks?")
+    assert contains_fact(answer.answer, "Bounmy Keola"), answer.answer
     duplicates, report = assistant.add_articles([("copy.md", NEW_ARTICLE.encode())])
     assert report is None
     assert duplicates[0].describe() == "skipped copy.md: same content as Dien-Bien-talks.md, already in the corpus"
     assistant.remove_articles(["Dien-Bien-talks.md"])
     answer = assistant.ask("Who led the Lao delegation at the Dien Bien talks?")
-    assert "Bounmy Keola" not in answer.answer
+    assert not contains_fact(answer.answer, "Bounmy Keola"), answer.answer
     assert all(s.doc_id != "Dien-Bien-talks.md" for s in answer.sources)
     with pytest.raises(AssistantError, match=r"no article 'missing\.md'"):
         assistant.remove_articles(["missing.md"])
