@@ -8,6 +8,7 @@ gold fact) and/or `doc_id`, or `"unanswerable": true`. `split` ("tune" or
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import string
@@ -26,6 +27,8 @@ from assistant.textnorm import fold
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -260,3 +263,23 @@ def evaluate(assistant: Assistant, items: Sequence[QAItem], progress: bool = Fal
             "verified_short_answer_share": _share(verified_shorts, len(shorts)) if shorts else 1.0,
         },
     }
+
+
+def conversation_turns(assistant: Assistant, path: Path) -> dict[str, dict[str, int]]:
+    """Turns of the conversations in `path` (JSON lines: split, turns of [question, fact or null]) answered
+    right — the fact, or an abstention where the turn has none — by split; misses are logged."""
+    from assistant.conversation import ConversationState
+
+    counts: dict[str, dict[str, int]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        conversation = json.loads(line)
+        state = ConversationState()
+        tally = counts.setdefault(conversation["split"], {"turns": 0, "right": 0})
+        for question, fact in conversation["turns"]:
+            answer = assistant.ask(question, state=state)
+            right = answer.abstained if fact is None else not answer.abstained and contains_fact(answer.answer, fact)
+            tally["turns"] += 1
+            tally["right"] += right
+            if not right:
+                log.info("MISS [conversation %s] %s -> %s", conversation["split"], question, answer.answer[:110])
+    return counts

@@ -28,6 +28,13 @@ DEFAULT_CORPUS, DEFAULT_INDEX = "corpus", "index"
 BACKEND_ENV = "ASSISTANT_BACKEND"
 DEFAULT_BACKEND = "local"
 DEFAULT_ANSWERER = "extractive"
+SHORT_ANSWERS_ENV = "ASSISTANT_SHORT_ANSWERS"
+DEFAULT_SHORT_ANSWERS = "model"
+
+
+def default_short_answers() -> str:
+    """The short-answer finder: the trained span model unless ASSISTANT_SHORT_ANSWERS names another ("rules")."""
+    return os.environ.get(SHORT_ANSWERS_ENV, DEFAULT_SHORT_ANSWERS)
 
 
 def default_corpus_dir() -> Path:
@@ -108,6 +115,7 @@ class EvidenceWeights:
     # A follow-up's coverage is lifted by the earlier turns' words, so "How old is he?" after a question about
     # a man finds his sentence; unless that sentence states an age, the documents do not say.
     unstated_kind_follow_up: float = 1.0
+    unsure_span: float = 0.0  # times (1 − the short-answer finder's confidence in the best sentence's span)
 
 
 @dataclass(frozen=True)
@@ -120,6 +128,13 @@ class ChoiceWeights:
     similarity: float = 1.0  # times the question's similarity to the sentence (the index's sentence vectors)
     passage: float = 1.5  # times the passage's fused score, relative to the best passage's
     kind: float = 0.2  # when the sentence holds the kind of fact asked for (a date for "when", …)
+    # Chosen on the span model's four validation articles (benchmarks/span_levers.py, 715 questions): short-answer
+    # F1 0.575 and first source gold 0.873 against 0.555 / 0.867 reading the best sentence alone, and 0.584 /
+    # 0.869 reading three (a third more model time for under a point); a confidence floor of 0.2 instead of
+    # one half gives 1 % more short answers, most of them wrong.
+    span_sentences: int = 2  # the best sentences the short-answer finder reads
+    span_lead: float = 0.35  # how much surer of its span a lower sentence must be to be quoted first (1: never)
+    span_confidence: float = 0.5  # the least confidence for a short answer
 
 
 @dataclass(frozen=True)
@@ -134,12 +149,15 @@ class SearchSettings:
     evidence: EvidenceWeights = field(default_factory=EvidenceWeights)
     choice: ChoiceWeights = field(default_factory=ChoiceWeights)
     answerer: str = DEFAULT_ANSWERER
+    short_answers: str = field(default_factory=default_short_answers)  # "model" or "rules" (answerers/spans.py)
 
     def __post_init__(self) -> None:
         from assistant.answerers import answerer_names
+        from assistant.answerers.spans import SPAN_FINDERS
 
         _choice("fusion", self.fusion, FUSION_METHODS)
         _choice("answerer", self.answerer, answerer_names())
+        _choice("short-answer finder", self.short_answers, SPAN_FINDERS.names())
         if not 0 <= self.dense_weight <= 1:
             raise ValueError("dense_weight must be between 0 and 1")
         if self.candidates < 1 or self.answer_passages < 1:

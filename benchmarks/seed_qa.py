@@ -11,6 +11,7 @@ its abstention curve. Writes benchmarks/results/seed_qa.json.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import tempfile
 import time
@@ -19,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from assistant.answerers.extractive import Evidence
-from assistant.conversation import ConversationState
 from assistant.core import Assistant
-from assistant.evaluation import Outcome, QAItem, contains_fact, load_qa, summarize
+from assistant.evaluation import Outcome, QAItem, conversation_turns, load_qa, summarize
 from assistant.indexer import update_index
 from assistant.settings import EvidenceWeights, IndexSettings, SearchSettings
 
@@ -49,23 +49,6 @@ def retrieval_table(assistant: Assistant, items: list) -> list[dict]:
         rows.append({"fusion": label, **{k: stats[k] for k in ("fact_recall_at_1", "fact_recall_at_5", "fact_mrr")}})
     assistant.retriever.settings = assistant.settings
     return rows
-
-
-def conversation_turns(assistant: Assistant) -> dict[str, dict[str, int]]:
-    """Turns answered right (the fact, or an abstention where the turn has none), by split."""
-    counts: dict[str, dict[str, int]] = {}
-    for line in CONVERSATIONS.read_text(encoding="utf-8").splitlines():
-        conversation = json.loads(line)
-        state = ConversationState()
-        tally = counts.setdefault(conversation["split"], {"turns": 0, "right": 0})
-        for question, fact in conversation["turns"]:
-            answer = assistant.ask(question, state=state)
-            right = answer.abstained if fact is None else not answer.abstained and contains_fact(answer.answer, fact)
-            tally["turns"] += 1
-            tally["right"] += right
-            if not right:
-                print(f"  MISS [conversation {conversation['split']}] {question} -> {answer.answer[:110]}")
-    return counts
 
 
 def near_miss_table(assistant: Assistant, items: list[QAItem]) -> dict[str, Any]:
@@ -110,6 +93,7 @@ def near_miss_table(assistant: Assistant, items: list[QAItem]) -> dict[str, Any]
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="  %(message)s")
     items = load_qa(QA_FILE)
     tune = [i for i in items if i.split == "tune"]
     heldout = [i for i in items if i.split == "heldout"]
@@ -140,7 +124,7 @@ def main() -> None:
             for outcome in outcomes:
                 if not outcome.correct:
                     print(f"  MISS [{name}] {outcome.item.question} -> {outcome.answer.answer[:110]}")
-        report["conversations"] = conversation_turns(assistant)
+        report["conversations"] = conversation_turns(assistant, CONVERSATIONS)
         report["near_misses"] = near_miss_table(assistant, items)
         print(json.dumps({k: report[k] for k in ("tune", "heldout", "conversations")}, indent=1))
         print(json.dumps({k: v for k, v in report["near_misses"].items() if k != "curve"}, indent=1))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import random
 import shutil
 import statistics
@@ -33,7 +34,7 @@ from assistant.backends.local import LocalVersion
 from assistant.backends.local.store import load_index
 from assistant.core import Assistant
 from assistant.embedders import Embedder, embedder_names
-from assistant.evaluation import Outcome, QAItem, evaluate, load_qa
+from assistant.evaluation import Outcome, QAItem, conversation_turns, evaluate, load_qa
 from assistant.indexer import update_index
 from assistant.settings import IndexSettings
 
@@ -43,6 +44,9 @@ RESULTS = ROOT / "benchmarks" / "results" / "squad.json"
 # Questions naming SQuAD's people, places and things but asking what no paragraph states; asked of the whole
 # index (both halves' articles), split by line into tune and held back like the seed near-misses.
 _NEAR = load_qa(ROOT / "tests" / "qa" / "squad_near_miss.jsonl")
+# Conversations over SQuAD's articles (pronouns, ellipsis, follow-ups asking what no paragraph states),
+# every third held back; asked of the whole index.
+CONVERSATIONS = ROOT / "tests" / "qa" / "squad_conversations.jsonl"
 NEAR_MISSES = ([q for q in _NEAR if q.split == "tune"], [q for q in _NEAR if q.split == "heldout"])
 
 
@@ -140,6 +144,7 @@ def options(about: str) -> argparse.Namespace:
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="  %(message)s")
     args = options(__doc__)
     every = args.every
     embedder = TextCacheEmbedder(args.embedder)
@@ -155,6 +160,7 @@ def main() -> None:
             started = time.perf_counter()
             assistant.ask(item.question)
             latencies.append((time.perf_counter() - started) * 1000)
+        conversations = conversation_turns(assistant, CONVERSATIONS)
         near_misses = {
             split: f"{sum(assistant.ask(q.question).abstained for q in questions)}/{len(questions)}"
             for split, questions in (("tune", NEAR_MISSES[0]), ("heldout", NEAR_MISSES[1]))
@@ -180,6 +186,7 @@ def main() -> None:
             "answerable_share_lost": round(sum(o.answer.abstained for o in kept_outcomes) / len(kept), 4),
             "kept_answer_accuracy": round(sum(o.correct for o in kept_outcomes) / len(kept), 4),
             "near_misses_refused": near_misses,
+            "conversation_turns_right": conversations,
         }
     )
     print(json.dumps(report, indent=1))

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from assistant import embedders
+from assistant.answerers import span_model
 from tests.fakes import HASHING_EMBEDDER
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -31,9 +32,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(autouse=True)
 def _fast_tests_load_no_model(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A test outside the slow tier that would load a real model fails at once, naming the test."""
+    """A test outside the slow tier that would load a real model fails at once, naming the test; it finds
+    short answers by the rules, which need none."""
     if request.node.get_closest_marker("slow") is not None:
         return
+    monkeypatch.setenv("ASSISTANT_SHORT_ANSWERS", "rules")
+
+    def no_span_model(*args: object) -> None:
+        pytest.fail(f"{request.node.nodeid} loads the span model: mark it slow or use ASSISTANT_SHORT_ANSWERS=rules")
+
+    monkeypatch.setattr(span_model.SpanModel, "__init__", no_span_model)
     load = embedders._load
 
     def stand_in_only(model: str, embedder: str, cache_dir: Path) -> embedders.Encoder:

@@ -7,10 +7,11 @@ every quote is checked against the document text before it leaves here.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from assistant.answerers import Decision, TermStats
+from assistant.answerers.span_rules import RuleFinder, rule_span
+from assistant.answerers.spans import SentenceWindow, SpanFinder, open_span_finder
 from assistant.languages import language_for
 from assistant.question import Question
 from assistant.records import Answer, Passage, ShortAnswer, Source
@@ -54,6 +55,7 @@ class Evidence:
     kind_stated: bool = True  # the best sentence has a span of the kind asked for that is not the question's own words
     unknown_words: tuple[str, ...] = ()  # the question's topic words that no indexed article uses ("population")
     follow_up: bool = False  # the question leaned on earlier turns, whose words raise its coverage
+    span_confidence: float | None = None  # the finder's confidence in the best sentence's short answer, if asked
     weights: EvidenceWeights = field(default_factory=EvidenceWeights)
 
     @property
@@ -65,6 +67,8 @@ class Evidence:
             value -= self.weights.unstated_kind_follow_up if self.follow_up else self.weights.unstated_kind
         value -= self.weights.missing_name * len(self.missing_names)
         value -= self.weights.unknown_word * len(self.unknown_words)
+        if self.span_confidence is not None:
+            value -= self.weights.unsure_span * (1.0 - self.span_confidence)
         return value - self.weights.unknown_name * len(self.unknown_names)
 
 
@@ -157,9 +161,7 @@ def candidates(
     return sorted(seen.values(), key=lambda c: (-c.score, c.key))
 
 
-def evidence_for(
-    best: Candidate, question: Question, stats: TermStats, weights: EvidenceWeights, kind_stated: bool | None = None
-) -> Evidence:
+def evidence_for(best: Candidate, question: Question, stats: TermStats, weights: EvidenceWeights) -> Evidence:
     """Evidence from the best sentence and its passage.
 
     A name in the question ("Japan", "United States") must appear written as
@@ -178,7 +180,7 @@ def evidence_for(
         kind_match=best.kind_match,
         missing_names=missing,
         unknown_names=tuple(n for n in missing if not stats.knows(n)),
-        kind_stated=(question.kind is None or short_answer(question, best) is not None) if kind_stated is None else kind_stated,
+        kind_stated=question.kind is None or rule_span(question, window_of(best)) is not None,
         unknown_words=tuple(
             w for w in question.words if w not in question.names and not stats.knows(w) and not language.is_generic(w)
         ),
@@ -215,73 +217,36 @@ def abstain(question: str) -> Answer:
     return Answer(question=question, answer=ABSTENTION.format(question=question.strip()), abstained=True, sources=[])
 
 
-# Chosen on the SQuAD tuning half's who/when/where/how-many questions (token F1 0.469; 0.45–0.47 for windows
-# of 30–100 characters, decays of 0–0.6, with or without idf weights).
-SHORT_ANSWER_WINDOW = 30  # characters on each side of a span in which the question's words vouch for it
-ORDER_DECAY = 0.6  # a question word's weight is 1 / (1 + decay × its place among the question's words)
+def window_of(candidate: Candidate) -> SentenceWindow:
+    """The candidate's sentence, read with the sentence before it in its passage (where its topic is often named)."""
+    sentences = candidate.passage.chunk.sentences
+    at = sentences.index((candidate.start, candidate.end))
+    context_start = sentences[at - 1][0] if at > 0 else candidate.start
+    return SentenceWindow(candidate.passage.document.text, context_start, candidate.start, candidate.end)
 
 
-def short_answer(question: Question, best: Candidate) -> ShortAnswer | None:
-    """The span of the best sentence that answers a question asking for a time, number, person or place.
-
-    The language names the spans that could be such a fact; a span made only of the question's own
-    words restates the question and is passed over. Of the rest, the one with the most question words
-    around it in its clause wins (those inside the span do not count; the question's first words, its
-    main topic, weigh most), then the nearest to one: in "… was led by Political Commissar of the Son La
-    provincial …, while the Lao side was led by Colonel Viliem Vongthisan", asked "Who led the Lao side
-    at the Son La border meeting?", the name after "Lao side … led".
-    """
-    if question.kind is None:
-        return None
-    language = language_for(question.language)
-    text = best.text
-    analyzed = analyze(text)
-    asked = set(question.words) | {part for _, parts in question.compounds for part in parts}
-    anchors = [(word, at) for word, at in zip(analyzed.words, analyzed.starts, strict=True) if word in asked]
-
-    def restates(start: int, end: int) -> bool:
-        words = analyze(text[start:end]).words
-        return not words or all(word in asked for word in words)
-
-    breaks = language.clause_breaks(text)  # in order, as are the anchors: both are searched by bisection
-    positions = [at for _, at in anchors]
-    order = {word: i for i, word in enumerate(question.words)}
-
-    def same_clause(low: int, high: int) -> bool:
-        return bisect_left(breaks, high) == bisect_left(breaks, low)
-
-    def support(span: tuple[int, int]) -> tuple[float, int, int, int]:
-        """(−weight of the question words around the span in its clause, characters to the nearest, −its
-        length, where it starts): least is best; of two names alike, the longer is the more specific."""
-        start, end = span
-        first = bisect_left(positions, start - SHORT_ANSWER_WINDOW)
-        last = bisect_right(positions, end + SHORT_ANSWER_WINDOW)
-        near: set[str] = set()
-        gaps = []
-        # The window's question words, and the nearest one on each side beyond it (a clause break that
-        # cuts one off cuts off every one further away).
-        for i in [first - 1, *range(first, last), last]:
-            if not 0 <= i < len(anchors) or start <= positions[i] < end:
-                continue
-            word, at = anchors[i]
-            if not same_clause(min(at, start), max(at, end)):
-                continue
-            gap = start - at if at < start else at - end
-            gaps.append(gap)
-            if gap <= SHORT_ANSWER_WINDOW:
-                near.add(word)
-        weight = sum(1 / (1 + ORDER_DECAY * order.get(word, len(order))) for word in near)
-        return -weight, min(gaps, default=0), start - end, start
-
-    spans = [s for s in language.answer_spans(text, question.kind) if not restates(*s)]
-    if not spans:
-        return None
-    start, end = min(spans, key=support)
-    document = best.passage.document
-    short = ShortAnswer(text[start:end], document.doc_id, best.start + start, best.start + end)
-    if document.text[short.start : short.end] != short.text:
-        raise AssertionError(f"short answer {short} is not its document's text")
-    return short
+def find_short_answer(
+    ranked: list[Candidate], question: Question, finder: SpanFinder, choice: ChoiceWeights
+) -> tuple[list[Candidate], ShortAnswer | None, float | None]:
+    """The ranking with the sentence that holds the surest answer span first, when it is far surer than the
+    first's; that span as the short answer when the finder is sure enough; and the finder's confidence in
+    it (0 when it found none). No short answer, and no confidence, for a question wanting an explanation."""
+    if language_for(question.language).wants_explanation(question.text):
+        return ranked, None, None
+    top = ranked[: choice.span_sentences]
+    guesses = finder.find(question, [window_of(c) for c in top])
+    lead, at = max(((g.confidence, i) for i, g in enumerate(guesses) if g), default=(0.0, 0))
+    if at > 0 and guesses[0] is not None and lead - guesses[0].confidence >= choice.span_lead:
+        ranked = [top[at], *(c for c in ranked if c is not top[at])]
+        guesses = [guesses[at]]
+    guess = guesses[0]
+    if guess is None or guess.confidence < choice.span_confidence:
+        return ranked, None, guess.confidence if guess else 0.0
+    document = ranked[0].passage.document
+    short = ShortAnswer(document.text[guess.start : guess.end], document.doc_id, guess.start, guess.end)
+    if not ranked[0].start <= short.start < short.end <= ranked[0].end:
+        raise AssertionError(f"short answer {short} is not inside its quote")
+    return ranked, short, guess.confidence
 
 
 def compose(question: str, chosen: list[Candidate], short: ShortAnswer | None = None) -> Answer:
@@ -317,12 +282,14 @@ def answer_question(
     max_words: int,
     weights: EvidenceWeights | None = None,
     choice: ChoiceWeights | None = None,
+    finder: SpanFinder | None = None,
 ) -> Decision:
+    choice = choice or ChoiceWeights()
     ranked = candidates(passages, question, stats, choice)
     if not ranked:
         return Decision(abstain(question.text), None)
-    short = short_answer(question, ranked[0])  # from the best sentence, which is always the first quoted
-    evidence = evidence_for(ranked[0], question, stats, weights or EvidenceWeights(), question.kind is None or short is not None)
+    ranked, short, confidence = find_short_answer(ranked, question, finder or RuleFinder(), choice)
+    evidence = replace(evidence_for(ranked[0], question, stats, weights or EvidenceWeights()), span_confidence=confidence)
     if evidence.score < min_evidence:
         return Decision(abstain(question.text), evidence)
     return Decision(compose(question.text, select(ranked, question, max_words), short), evidence)
@@ -333,9 +300,17 @@ class ExtractiveAnswerer:
 
     def __init__(self, settings: SearchSettings) -> None:
         self.settings = settings
+        self.finder = open_span_finder(settings.short_answers)
 
     def decide(self, question: Question, passages: list[Passage], stats: TermStats) -> Decision:
         settings = self.settings
         return answer_question(
-            question, passages, stats, settings.min_evidence, settings.answer_max_words, settings.evidence, settings.choice
+            question,
+            passages,
+            stats,
+            settings.min_evidence,
+            settings.answer_max_words,
+            settings.evidence,
+            settings.choice,
+            self.finder,
         )

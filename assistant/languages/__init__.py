@@ -26,6 +26,10 @@ class Language(Protocol):
         """The kind of fact `question` asks for, or None when it wants something else (an explanation, a thing)."""
         ...
 
+    def wants_explanation(self, question: str) -> bool:
+        """Whether the question asks for a reason or an account ("why …?"), which no short answer gives."""
+        ...
+
     def excluded_phrases(self, question: str) -> list[str]:
         """Phrases the answer is not about ("besides the memorandum")."""
         ...

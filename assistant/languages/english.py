@@ -22,6 +22,8 @@ _NAMED_NOUN_CUES = (
     "|street|park|treaty|war|battle|tribe|family|ship|army|navy|division|council|court|committee|institution"
 )
 # The kind of fact a question asks for; the first cue that matches decides.
+# Questions that want a reason or an account, which no short span answers.
+_EXPLANATION = re.compile(r"\b(?:why|explain|describe|what (?:is|was|are|were) the (?:reason|purpose|significance))\b", re.I)
 _KIND_CUES: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("time", re.compile(r"\b(when|what (year|date|day|month|time)|which (year|date|day|month)|how long ago)\b")),
     (
@@ -174,6 +176,9 @@ class English:
             if pattern.search(lowered):
                 return kind
         return None
+
+    def wants_explanation(self, question: str) -> bool:
+        return bool(_EXPLANATION.search(question))
 
     def excluded_phrases(self, question: str) -> list[str]:
         return [m.group(1) for m in _EXCLUSION.finditer(question)]
