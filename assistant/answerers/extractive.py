@@ -230,7 +230,8 @@ def find_short_answer(
 ) -> tuple[list[Candidate], ShortAnswer | None, float | None]:
     """The ranking with the sentence that holds the surest answer span first, when it is far surer than the
     first's; that span as the short answer when the finder is sure enough; and the finder's confidence in
-    it (0 when it found none). No short answer, and no confidence, for a question wanting an explanation."""
+    it (None when it offers no span: the rules for a question of no kind they know, or a question wanting
+    an explanation, which gets no short answer either)."""
     if language_for(question.language).wants_explanation(question.text):
         return ranked, None, None
     top = ranked[: choice.span_sentences]
@@ -241,7 +242,7 @@ def find_short_answer(
         guesses = [guesses[at]]
     guess = guesses[0]
     if guess is None or guess.confidence < choice.span_confidence:
-        return ranked, None, guess.confidence if guess else 0.0
+        return ranked, None, guess.confidence if guess else None
     document = ranked[0].passage.document
     short = ShortAnswer(document.text[guess.start : guess.end], document.doc_id, guess.start, guess.end)
     if not ranked[0].start <= short.start < short.end <= ranked[0].end:
