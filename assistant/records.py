@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.segment import Span
@@ -18,6 +19,15 @@ from assistant.textnorm import fold
 
 if TYPE_CHECKING:
     from assistant.settings import IndexSettings
+
+
+def file_hash(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read a megabyte at a time: checks index files and model caches."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def text_hash(text: str) -> str:

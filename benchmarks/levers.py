@@ -17,13 +17,12 @@ import tempfile
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from squad import ROOT, TextCacheEmbedder, options, squad_index
+from squad import ROOT, TextCacheEmbedder, options, retrieve, squad_index
 from tqdm import tqdm
 
 from assistant.answerers.extractive import Evidence, answer_question
 from assistant.core import Assistant
 from assistant.evaluation import QAItem, contains_fact, document_ranking, retrieval_metrics
-from assistant.question import Question
 from assistant.settings import ChoiceWeights, EvidenceWeights, SearchSettings
 
 RESULTS = ROOT / "benchmarks" / "results" / "levers.json"
@@ -74,10 +73,7 @@ def choice_table(assistant: Assistant, items: list[QAItem]) -> list[dict]:
     """For each weighting of sentence choice: how often the first source is the gold paragraph, the answer
     holds the gold span, and an answerable question is refused. Passages are retrieved once per question."""
     settings = assistant.settings
-    retrieved = []
-    for item in tqdm(items, desc="retrieving", leave=False):
-        question = Question.analyse(item.question)
-        retrieved.append((item, question, assistant.retriever.search(question, settings.answer_passages)))
+    retrieved = retrieve(assistant, items)
     stats = assistant.index.stats
     rows = []
     for choice in CHOICES:

@@ -20,8 +20,7 @@ import tempfile
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from squad import ROOT, TextCacheEmbedder, options, squad_index
-from tqdm import tqdm
+from squad import ROOT, TextCacheEmbedder, options, retrieve, squad_index
 from train_span_model import VALIDATION_ARTICLES
 
 from assistant.answerers.extractive import answer_question
@@ -63,10 +62,7 @@ def main() -> None:
         assistant = squad.assistant(embedder)
         items = squad.asked(squad.tune[:VALIDATION_ARTICLES], args.every)
         settings = assistant.settings
-        retrieved = []
-        for item in tqdm(items, desc="retrieving", leave=False):
-            question = Question.analyse(item.question)
-            retrieved.append((item, question, assistant.retriever.search(question, settings.answer_passages)))
+        retrieved = retrieve(assistant, items)
         stats = assistant.index.stats
         finders = {"model": MemoFinder(SpanModel()), "rules": MemoFinder(RuleFinder())}
         rows = []

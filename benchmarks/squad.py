@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 from bm25_variants import SPLIT_SEED, SQUAD
+from tqdm import tqdm
 
 from assistant.backends.local import LocalVersion
 from assistant.backends.local.store import load_index
@@ -36,6 +37,8 @@ from assistant.core import Assistant
 from assistant.embedders import Embedder, embedder_names
 from assistant.evaluation import Outcome, QAItem, conversation_turns, evaluate, load_qa
 from assistant.indexer import update_index
+from assistant.question import Question
+from assistant.records import Passage
 from assistant.settings import IndexSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,6 +128,15 @@ class SquadIndex:
         for title in titles:
             shutil.rmtree(self.corpus / title)
         update_index(self.corpus, self.index_dir, embedder=embedder)
+
+
+def retrieve(assistant: Assistant, items: list[QAItem]) -> list[tuple[QAItem, Question, list[Passage]]]:
+    """Each question analysed and its answer passages retrieved once, for comparing answerer settings on them."""
+    found = []
+    for item in tqdm(items, desc="retrieving", leave=False):
+        question = Question.analyse(item.question)
+        found.append((item, question, assistant.retriever.search(question, assistant.settings.answer_passages)))
+    return found
 
 
 def squad_index(folder: Path, embedder: TextCacheEmbedder) -> SquadIndex:

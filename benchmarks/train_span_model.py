@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from bm25_variants import SPLIT_SEED, SQUAD
 
+from assistant.answerers.span_model import best_span
 from assistant.embedders import resolve_model
 from assistant.evaluation import span_f1, squad_normalise
 from assistant.segment import split_sentences
@@ -132,17 +133,11 @@ def predict(model, tokenizer, items: list[Window], batch_size: int = 64) -> list
             offsets = encoded.pop("offset_mapping")
             logits = model(**encoded)
             for row, window in enumerate(batch):
-                sequence = encoded.sequence_ids(row)
-                tokens = [i for i, s in enumerate(sequence) if s == 1]
-                start_logits = logits.start_logits[row].numpy()
-                end_logits = logits.end_logits[row].numpy()
-                best, where = -1e9, (0, 0)
-                for i in tokens:
-                    for j in tokens[tokens.index(i) : tokens.index(i) + 30]:
-                        if start_logits[i] + end_logits[j] > best:
-                            best, where = start_logits[i] + end_logits[j], (i, j)
-                span = window.context[int(offsets[row][where[0]][0]) : int(offsets[row][where[1]][1])]
-                out.append((span, float(best - start_logits[0] - end_logits[0])))
+                allowed = [s == 1 for s in encoded.sequence_ids(row)]
+                found = best_span(logits.start_logits[row].numpy(), logits.end_logits[row].numpy(), allowed)
+                first, last, margin = found if found else (0, 0, float("-inf"))
+                span = window.context[int(offsets[row][first][0]) : int(offsets[row][last][1])]
+                out.append((span, margin))
     return out
 
 

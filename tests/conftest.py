@@ -57,6 +57,25 @@ SEED_CORPUS = ROOT / "corpus"
 QA_DIR = Path(__file__).resolve().parent / "qa"
 
 
+@pytest.fixture
+def folders(tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the seed corpus and where its index goes, for a test that changes them."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEED_CORPUS, corpus, ignore=shutil.ignore_patterns(".*"))
+    return corpus, tmp_path / "index"
+
+
+@pytest.fixture
+def assistant(folders: tuple[Path, Path]):
+    """An assistant over that copy, indexed with the hashing stand-in (no model)."""
+    from assistant.core import Assistant
+
+    corpus, index_dir = folders
+    assistant = Assistant(index_dir, corpus)
+    assistant.update(embedder=HASHING_EMBEDDER)
+    return assistant
+
+
 @pytest.fixture(scope="session")
 def seed_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("corpus")

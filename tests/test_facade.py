@@ -9,8 +9,6 @@ promises whatever the embedder.
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -20,26 +18,10 @@ from assistant.conversation import ConversationState
 from assistant.core import Assistant
 from assistant.errors import AssistantError, NoIndexError, UnknownDocumentError
 from assistant.evaluation import quotes_verified
-from tests.conftest import SEED_CORPUS
 from tests.fakes import HASHING_EMBEDDER
 
 QUESTION = "Who led the Lao side at the Son La border meeting?"
 PATROL = "# Phongsaly patrol\n\nMajor Khamla Vongsa led the Phongsaly joint patrol on June 9."
-
-
-@pytest.fixture
-def folders(tmp_path: Path) -> tuple[Path, Path]:
-    corpus = tmp_path / "corpus"
-    shutil.copytree(SEED_CORPUS, corpus, ignore=shutil.ignore_patterns(".*"))
-    return corpus, tmp_path / "index"
-
-
-@pytest.fixture
-def assistant(folders: tuple[Path, Path]) -> Assistant:
-    corpus, index_dir = folders
-    assistant = Assistant(index_dir, corpus)
-    assistant.update(embedder=HASHING_EMBEDDER)
-    return assistant
 
 
 def test_nothing_loads_until_asked_and_a_missing_index_says_so(tmp_path):

@@ -60,21 +60,6 @@ SECRET = "root:x:0:0:the-secret-marker-ovelk:/root:/bin/bash\n"
 COMMAND = Path(sys.executable).parent / "assistant"
 
 
-@pytest.fixture
-def folders(tmp_path: Path) -> tuple[Path, Path]:
-    corpus = tmp_path / "corpus"
-    shutil.copytree(SEED_CORPUS, corpus, ignore=shutil.ignore_patterns(".*"))
-    return corpus, tmp_path / "index"
-
-
-@pytest.fixture
-def assistant(folders: tuple[Path, Path]) -> Assistant:
-    corpus, index_dir = folders
-    assistant = Assistant(index_dir, corpus)
-    assistant.update(embedder=HASHING_EMBEDDER)
-    return assistant
-
-
 def cli(*args: str, stdin: bytes | None = None):
     return CliRunner().invoke(main, list(args), input=stdin)
 

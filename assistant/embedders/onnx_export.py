@@ -34,6 +34,7 @@ import numpy as np
 
 from assistant.embedders import TextKind, resolve_model
 from assistant.errors import AssistantError
+from assistant.records import file_hash
 
 log = logging.getLogger(__name__)
 
@@ -106,20 +107,12 @@ def _export(location: Path, target: Path, quantize: bool) -> None:
         os.replace(staged, target)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _damage(target: Path) -> str | None:
     """Why the cached export at `target` cannot be used as it is (None if it can)."""
     recorded = _read_json(target.parent / SOURCE).get("sha256")
     if not isinstance(recorded, str):
         return "has no recorded checksum"
-    return None if _sha256(target) == recorded else "is corrupted (checksum mismatch)"
+    return None if file_hash(target) == recorded else "is corrupted (checksum mismatch)"
 
 
 def exported_model(location: Path, backend: str, cache_dir: Path) -> Path:
@@ -139,7 +132,7 @@ def exported_model(location: Path, backend: str, cache_dir: Path) -> Path:
             scratch.unlink(missing_ok=True)
     log.info("exporting %s to ONNX (%s) in %s", location.name, backend, folder)
     _export(location, target, quantize=backend == "onnx-int8")
-    source = {"model": str(location), "backend": backend, "export_version": EXPORT_VERSION, "sha256": _sha256(target)}
+    source = {"model": str(location), "backend": backend, "export_version": EXPORT_VERSION, "sha256": file_hash(target)}
     staged = folder / f"tmp-{SOURCE}.{os.getpid()}"  # renamed into place: another process never reads half of it
     staged.write_text(json.dumps(source), encoding="utf-8")
     os.replace(staged, folder / SOURCE)

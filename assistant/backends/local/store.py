@@ -24,7 +24,6 @@ to is among them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -44,7 +43,7 @@ from assistant.backends.local.dense import VectorIndex
 from assistant.backends.local.lexical import BM25Index, TermTable
 from assistant.backends.local.tables import REBUILD_HINT, ChunkTable, DocumentStore, write_text_blob
 from assistant.errors import CorruptIndexError, IndexBusyError, IndexMismatchError, NoIndexError
-from assistant.records import Document, Manifest
+from assistant.records import Document, Manifest, file_hash
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +71,6 @@ class StoredIndex:
     vectors: VectorIndex
     bm25: BM25Index
     location: Path
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync_path(path: Path) -> None:
@@ -129,7 +120,7 @@ def write_generation(
         (staging / TERMS_FOLDER).mkdir()
         terms.save(staging / TERMS_FOLDER)
         manifest.format_version = FORMAT_VERSION
-        manifest.files = {p.relative_to(staging).as_posix(): _sha256(p) for p in _data_files(staging)}
+        manifest.files = {p.relative_to(staging).as_posix(): file_hash(p) for p in _data_files(staging)}
         (staging / MANIFEST).write_text(json.dumps(manifest.to_dict(), ensure_ascii=False), encoding="utf-8")
         folders = [staging / BM25_FOLDER, staging / TERMS_FOLDER, staging / CHUNKS_FOLDER, staging / VECTORS_FOLDER, staging]
         for path in [*_data_files(staging), staging / MANIFEST, *folders]:
@@ -321,7 +312,7 @@ def _verify(generation: Path, manifest: Manifest) -> None:
         path = generation / name
         if not path.is_file():
             raise CorruptIndexError(f"index file {path} is missing — {REBUILD_HINT}")
-        if _sha256(path) != expected:
+        if file_hash(path) != expected:
             raise CorruptIndexError(f"index file {path} is corrupted (checksum mismatch) — {REBUILD_HINT}")
 
 
