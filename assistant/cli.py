@@ -1,4 +1,4 @@
-"""The `assistant` command: index, ask, chat, search, info.
+"""The `assistant` command: index, add, remove, watch, ask, chat, search, eval, docs, show, info.
 
 A thin face over `Assistant`: it parses arguments, prints, and turns a user's
 mistake into one line and a non-zero exit, never a traceback.
@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from assistant import quiet_libraries
 from assistant.backends import MODES, Mode
+from assistant.dates import parse_iso_day
 from assistant.embedders import embedder_names
 from assistant.errors import AssistantError, QuestionError, UnknownDocumentError
 from assistant.records import Answer, Passage
@@ -65,6 +67,38 @@ where_option = click.option(
     metavar="KEY=VALUE",
     help="Search only documents whose metadata has this value (date=2023 matches by year); repeat for several.",
 )
+
+
+def _day(context: click.Context, parameter: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return parse_iso_day(value).isoformat()
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+since_option = click.option(
+    "--since", callback=_day, metavar="YYYY-MM-DD", help="Only documents published on or after this day (dated ones only)."
+)
+until_option = click.option(
+    "--until", callback=_day, metavar="YYYY-MM-DD", help="Only documents published on or before this day (dated ones only)."
+)
+
+
+def scope_options(command: F) -> F:
+    """--doc, --where, --since and --until, handed to the command as one `scope` of `Assistant` keywords."""
+
+    @functools.wraps(command)
+    def wrapper(
+        *args: Any, doc_ids: tuple[str, ...], where: dict[str, str], since: str | None, until: str | None, **kwargs: Any
+    ) -> Any:
+        scope = {"doc_ids": doc_ids or None, "where": where, "since": since, "until": until}
+        return command(*args, scope=scope, **kwargs)
+
+    for option in (until_option, since_option, where_option, doc_option):
+        wrapper = option(wrapper)
+    return wrapper  # type: ignore[return-value]
 
 
 class BadInputError(click.ClickException):
@@ -143,7 +177,17 @@ def format_answer(answer: Answer) -> str:
     if answer.sources:
         lines += ["", "Sources:"]
         for source in answer.sources:
-            lines.append(f"[{source.n}] {source.title} — {source.path}, characters {source.start}–{source.end}")
+            where = ", ".join(
+                part
+                for part in (
+                    source.path,
+                    source.published or "",
+                    f"page {source.page}" if source.page else "",
+                    f"characters {source.start}–{source.end}",
+                )
+                if part
+            )
+            lines.append(f"[{source.n}] {source.title} — {where}")
             lines.append(f"    “{source.quote}”")
     return "\n".join(lines)
 
@@ -162,7 +206,7 @@ def format_passage(passage: Passage) -> str:
 def main(verbose: bool) -> None:
     """Answer questions from cooperation articles, quoting their sentences."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s: %(message)s")
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on its own logger
+    quiet_libraries()
 
 
 wait_option = click.option(
@@ -266,16 +310,15 @@ def watch(corpus_dir: Path, index_dir: Path, quiet: float) -> None:
 @index_option
 @json_option
 @click.option("-k", "k", type=click.IntRange(1), default=None, help="Passages to draw the answer from.")
-@doc_option
-@where_option
+@scope_options
 @click.argument("question")
 @user_errors
-def ask(index_dir: Path, as_json: bool, k: int | None, doc_ids: tuple[str, ...], where: dict[str, str], question: str) -> None:
+def ask(index_dir: Path, as_json: bool, k: int | None, scope: dict[str, Any], question: str) -> None:
     """Answer QUESTION (or each stdin line, with '-') with quoted sentences."""
     assistant = _assistant(index_dir)  # loads the index at the first question it accepts
 
     def reply(position: int, text: str) -> None:
-        answer = assistant.ask(text, k=k, doc_ids=doc_ids or None, where=where)
+        answer = assistant.ask(text, k=k, **scope)
         if as_json:
             click.echo(answer.to_json())
         else:
@@ -287,10 +330,9 @@ def ask(index_dir: Path, as_json: bool, k: int | None, doc_ids: tuple[str, ...],
 @main.command()
 @index_option
 @json_option
-@doc_option
-@where_option
+@scope_options
 @user_errors
-def chat(index_dir: Path, as_json: bool, doc_ids: tuple[str, ...], where: dict[str, str]) -> None:
+def chat(index_dir: Path, as_json: bool, scope: dict[str, Any]) -> None:
     """A conversation: follow-up questions keep the topic of earlier turns."""
     from assistant.conversation import ConversationState
 
@@ -298,7 +340,7 @@ def chat(index_dir: Path, as_json: bool, doc_ids: tuple[str, ...], where: dict[s
     state = ConversationState()
 
     def turn(position: int, line: str) -> None:
-        answer = assistant.ask(line, state=state, doc_ids=doc_ids or None, where=where)
+        answer = assistant.ask(line, state=state, **scope)
         if as_json:
             click.echo(answer.to_json())
         else:
@@ -326,18 +368,15 @@ def chat(index_dir: Path, as_json: bool, doc_ids: tuple[str, ...], where: dict[s
 @json_option
 @click.option("-k", "k", type=click.IntRange(1), default=10, show_default=True)
 @click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
-@doc_option
-@where_option
+@scope_options
 @click.argument("query")
 @user_errors
-def search(
-    index_dir: Path, as_json: bool, k: int, mode: Mode, doc_ids: tuple[str, ...], where: dict[str, str], query: str
-) -> None:
+def search(index_dir: Path, as_json: bool, k: int, mode: Mode, scope: dict[str, Any], query: str) -> None:
     """The ranked passages for QUERY (or each stdin line, with '-')."""
     assistant = _assistant(index_dir)  # loads the index at the first query it accepts
 
     def show(position: int, text: str) -> None:
-        passages = assistant.search(text, k=k, mode=mode, doc_ids=doc_ids or None, where=where)
+        passages = assistant.search(text, k=k, mode=mode, **scope)
         if as_json:
             _emit_json({"query": text, "results": [p.to_dict() for p in passages]})
         else:
@@ -353,13 +392,14 @@ def search(
 @click.option(
     "--qa", "qa_file", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Questions, one JSON per line."
 )
+@scope_options
 @user_errors
-def evaluate_command(index_dir: Path, as_json: bool, qa_file: Path) -> None:
+def evaluate_command(index_dir: Path, as_json: bool, qa_file: Path, scope: dict[str, Any]) -> None:
     """Measure retrieval and answers on a question file (question; answer and/or doc_id, or unanswerable)."""
     from assistant.evaluation import evaluate, load_qa
 
     items = load_qa(qa_file)
-    report = evaluate(_load(index_dir), items, progress=sys.stderr.isatty())
+    report = evaluate(_load(index_dir), items, progress=sys.stderr.isatty(), scope=scope)
     if as_json:
         _emit_json(report)
         return
@@ -382,6 +422,37 @@ def evaluate_command(index_dir: Path, as_json: bool, qa_file: Path) -> None:
     click.echo(f"  abstention precision {a['abstention_precision']:.3f} of {a['abstentions']} abstentions")
     click.echo(f"  abstention recall    {a['abstention_recall']:.3f} of {a['unanswerable']} unanswerable")
     click.echo(f"  quotes verified      {a['verified_quote_share']:.3f} of {a['quotes']} quotes")
+
+
+@main.command()
+@index_option
+@json_option
+@user_errors
+def docs(index_dir: Path, as_json: bool) -> None:
+    """List the indexed documents: id, title, format, date, pages and chunks."""
+    for doc_id, record in _assistant(index_dir).documents().items():
+        described = record.describe(doc_id)
+        if as_json:
+            _emit_json(described)
+            continue
+        pages = f", {described['pages']} pages" if described["pages"] else ""
+        click.echo(f"{doc_id}  {record.published or 'undated'}  {record.format}{pages}, {record.chunks} chunks  {record.title}")
+
+
+@main.command()
+@index_option
+@json_option
+@click.argument("doc_id")
+@user_errors
+def show(index_dir: Path, as_json: bool, doc_id: str) -> None:
+    """Print the text of DOC_ID exactly as the index keeps it, the text its quotes' offsets point into
+    (--json: the document's metadata, its pages' character ranges and its chunk count)."""
+    assistant = _assistant(index_dir)
+    document = assistant.document(doc_id)
+    if as_json:
+        _emit_json(assistant.documents()[doc_id].describe(doc_id, len(document.text)))
+    else:
+        click.echo(document.text, nl=False)
 
 
 @main.command()

@@ -20,6 +20,7 @@ from assistant import watcher
 from assistant.answerers import Decision, open_answerer
 from assistant.backends import IndexBackend, IndexVersion, Mode, open_backend
 from assistant.conversation import ConversationState
+from assistant.dates import Period, parse_iso_day
 from assistant.embedders import Embedder
 from assistant.errors import (
     AssistantError,
@@ -32,7 +33,7 @@ from assistant.errors import (
 from assistant.indexer import UpdateReport, update_index
 from assistant.ingest import Admission, admit, read_upload, withdraw
 from assistant.question import Question
-from assistant.records import Answer, DocumentRecord, Manifest, Passage
+from assistant.records import Answer, Document, DocumentRecord, Manifest, Passage
 from assistant.retriever import Retriever
 from assistant.settings import (
     MAX_QUESTION_CHARS,
@@ -168,11 +169,13 @@ class Assistant:
         mode: Mode = "hybrid",
         doc_ids: Collection[str] | None = None,
         where: Mapping[str, str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
     ) -> list[Passage]:
         """Ranked passages for `query`, no answer composed."""
         check_question(query, "query")
         retriever = self._current()
-        return retriever.search(Question.analyse(query), k, mode, _scope(retriever.version, doc_ids, where))
+        return retriever.search(Question.analyse(query), k, mode, _scope(retriever.version, doc_ids, where, since, until))
 
     def decide(
         self,
@@ -181,18 +184,27 @@ class Assistant:
         k: int | None = None,
         doc_ids: Collection[str] | None = None,
         where: Mapping[str, str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
     ) -> Decision:
         """The answer with the evidence it rests on.
 
-        `state` carries a conversation's topic; `doc_ids` restricts the search to those documents, and
-        `where` to those whose metadata match (see `DocumentRecord.matches`).
+        `state` carries a conversation's topic; `doc_ids` restricts the search to those documents, `where`
+        to those whose metadata match (see `DocumentRecord.matches`), and `since`/`until` (YYYY-MM-DD, both
+        included) to those published in that range. A period the question names ("in March 2023") narrows
+        the search to the documents of that period where there are any; a question for the most recent is
+        answered from the newest document that answers it (see `_newest_answer`).
         """
         check_question(question)
         analysed = Question.analyse(question, state.topics, state.entities) if state is not None else Question.analyse(question)
         retriever = self._current()
-        scope = _scope(retriever.version, doc_ids, where)
+        scope = _scope(retriever.version, doc_ids, where, since, until)
+        if analysed.time.period is not None:
+            scope = _in_period(retriever.version, scope, analysed.time.period)
         passages = retriever.search(analysed, k or self.settings.answer_passages, doc_ids=scope)
         decision = self.answerer.decide(analysed, passages, retriever.version.stats)
+        if analysed.time.latest:
+            decision = self._newest_answer(analysed, passages, decision, retriever)
         if state is not None:
             state.record(analysed, decision.answer)
         return dataclasses.replace(decision, documents={p.document.doc_id: p.document for p in passages})
@@ -204,8 +216,31 @@ class Assistant:
         k: int | None = None,
         doc_ids: Collection[str] | None = None,
         where: Mapping[str, str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
     ) -> Answer:
-        return self.decide(question, state, k, doc_ids, where).answer
+        return self.decide(question, state, k, doc_ids, where, since, until).answer
+
+    def _newest_answer(self, question: Question, passages: list[Passage], decision: Decision, retriever: Retriever) -> Decision:
+        """For "what was agreed most recently?": the answer from the newest dated document among the passages
+        that answers the question from its own passages alone (down to the one first chosen), so no older
+        document's figure is quoted beside it; its date leads the answer. An abstention stays one: the
+        evidence of all passages did not hold."""
+        if decision.answer.abstained:
+            return decision
+        chosen = decision.answer.sources[0].published or ""
+        for document in _newest_documents(passages):
+            if document.published is None or document.published < chosen:
+                break
+            own = [p for p in passages if p.document.doc_id == document.doc_id]
+            candidate = self.answerer.decide(question, own, retriever.version.stats)
+            if not candidate.answer.abstained:
+                decision = candidate
+                break
+        answer = decision.answer
+        if published := answer.sources[0].published:
+            answer = dataclasses.replace(answer, answer=f"Latest ({published}): {answer.answer}")
+        return dataclasses.replace(decision, answer=answer)
 
     # What is indexed
 
@@ -216,6 +251,13 @@ class Assistant:
     def documents(self) -> dict[str, DocumentRecord]:
         """Every indexed document's record, in corpus order (loads no model)."""
         return self._manifest().documents
+
+    def document(self, doc_id: str) -> Document:
+        """An indexed document with the text its quotes point into (loads no model)."""
+        version = self.index if self._retriever is not None else self.backend.open()
+        if doc_id not in version.manifest.documents:
+            raise UnknownDocumentError(f"not in the index: {doc_id}")
+        return version.documents[doc_id]
 
     def _manifest(self) -> Manifest:
         """The manifest of the version in use: the loaded one's, or read alone when nothing is loaded yet."""
@@ -294,19 +336,56 @@ def _retriever(version: IndexVersion, embedder: Embedder, settings: SearchSettin
     return Retriever(version, embedder, settings)
 
 
-def _scope(version: IndexVersion, doc_ids: Collection[str] | None, where: Mapping[str, str] | None) -> Collection[str] | None:
+def _scope(
+    version: IndexVersion,
+    doc_ids: Collection[str] | None,
+    where: Mapping[str, str] | None,
+    since: str | None = None,
+    until: str | None = None,
+) -> Collection[str] | None:
     """The documents of `version` a search may return: None for all, an empty collection for none.
 
-    Every id given must be indexed. Metadata filters are resolved here, against the manifest every
-    backend keeps, so a backend needs only a filter by document.
+    Every id given must be indexed, and `since`/`until` must be dates (YYYY-MM-DD). Metadata and date
+    filters are resolved here, against the manifest every backend keeps, so a backend needs only a
+    filter by document. A date range leaves out the documents whose date is unknown.
     """
     documents = version.manifest.documents
     unknown = [d for d in doc_ids or () if d not in documents]
     if unknown:
         raise UnknownDocumentError(f"not in the index: {', '.join(unknown)}")
-    if not where:
+    since, until = _iso_day(since, "since"), _iso_day(until, "until")
+    if not where and since is None and until is None:
         return doc_ids
-    return [d for d in (documents if doc_ids is None else doc_ids) if documents[d].matches(where)]
+    return [
+        d
+        for d in (documents if doc_ids is None else doc_ids)
+        if documents[d].matches(where or {}) and documents[d].published_within(since, until)
+    ]
+
+
+def _iso_day(value: str | None, name: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return parse_iso_day(value).isoformat()
+    except ValueError as error:
+        raise QuestionError(f"{name}: {error}") from None
+
+
+def _in_period(version: IndexVersion, scope: Collection[str] | None, period: Period) -> Collection[str] | None:
+    """`scope` less the documents dated outside `period`, when some document of it is dated inside;
+    otherwise `scope` unchanged (the period may be an event's, written in the text of any document)."""
+    documents = version.manifest.documents
+    candidates = documents if scope is None else scope
+    if not any(period.holds(documents[d].published) for d in candidates):
+        return scope
+    return [d for d in candidates if documents[d].published is None or period.holds(documents[d].published)]
+
+
+def _newest_documents(passages: Sequence[Passage]) -> list[Document]:
+    """The passages' documents, dated ones newest first, then the undated in rank order."""
+    documents = list({p.document.doc_id: p.document for p in passages}.values())
+    return sorted(documents, key=lambda d: d.published or "", reverse=True)
 
 
 def check_question(text: str, what: str = "question") -> None:

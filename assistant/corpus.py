@@ -10,10 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG
 
+from assistant.dates import published_date
 from assistant.readers import UnreadableDocument, reader_for, suffixes
 from assistant.records import Document
 
 log = logging.getLogger(__name__)
+
+MAX_BYTES = 5 * 1024 * 1024  # the largest article: added, uploaded or put straight into the folder
 
 
 @dataclass(frozen=True)
@@ -87,16 +90,26 @@ def extract(doc_id: str, data: bytes) -> Document:
         format=extracted.format,
         metadata=dict(extracted.metadata),
         pages=extracted.pages,
+        published=published_date(extracted.metadata, extracted.text, extracted.body_start),
     )
 
 
 def read_document(path: Path, corpus_dir: Path) -> Document | None:
-    """The document at `path`, or None (with a warning naming it) if it cannot be indexed."""
+    """The document at `path`, or None (with a warning naming it) if it cannot be indexed.
+
+    A file over MAX_BYTES is skipped like an unreadable one, whoever put it in the folder, and never read
+    past the limit: the limit `add` and uploads keep holds for files copied in by hand too.
+    """
     relative = path.relative_to(corpus_dir).as_posix()
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            too_large = os.fstat(handle.fileno()).st_size > MAX_BYTES
+            data = b"" if too_large else handle.read(MAX_BYTES + 1)  # one byte more: a file that grew meanwhile
     except OSError as error:
         log.warning("skipped %s: cannot read it (%s)", relative, error.strerror or error)
+        return None
+    if too_large or len(data) > MAX_BYTES:
+        log.warning("skipped %s: larger than %d MB", relative, MAX_BYTES // (1024 * 1024))
         return None
     try:
         return extract(relative, data)

@@ -221,17 +221,21 @@ def retrieval_metrics(rankings: Sequence[tuple[Sequence[str], set[str]]]) -> dic
     }
 
 
-def evaluate(assistant: Assistant, items: Sequence[QAItem], progress: bool = False) -> dict[str, Any]:
-    """Retrieval of the gold documents by BM25, dense and hybrid search, and the full answerer."""
+def evaluate(
+    assistant: Assistant, items: Sequence[QAItem], progress: bool = False, scope: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Retrieval of the gold documents by BM25, dense and hybrid search, and the full answerer; `scope`
+    (doc_ids, where, since, until) restricts every question to those documents, as on `ask`."""
+    scope = scope or {}
     with_documents = [i for i in items if i.doc_ids and not i.unanswerable]
     rankings: dict[str, list[tuple[list[str], set[str]]]] = {mode: [] for mode in MODES}
     outcomes: list[Outcome] = []
     for item in tqdm(items, desc="evaluating", unit="question", disable=not progress):
         if item in with_documents:
             for mode in MODES:
-                ranking = document_ranking(assistant.search(item.question, k=50, mode=mode))
+                ranking = document_ranking(assistant.search(item.question, k=50, mode=mode, **scope))
                 rankings[mode].append((ranking, set(item.doc_ids)))
-        outcomes.append(Outcome(item, assistant.ask(item.question)))
+        outcomes.append(Outcome(item, assistant.ask(item.question, **scope)))
     answerable = [o for o in outcomes if not o.item.unanswerable]
     unanswerable = [o for o in outcomes if o.item.unanswerable]
     with_gold = [o for o in answerable if o.item.doc_ids]

@@ -25,8 +25,8 @@ import numpy as np
 from assistant.backends import IndexBackend, IndexUpdate, IndexVersion, PreparedDocument, open_backend
 from assistant.corpus import read_document, scan_files
 from assistant.embedders import Embedder
-from assistant.errors import CorruptIndexError, EmptyCorpusError, IndexMismatchError, NoIndexError
-from assistant.readers import suffixes
+from assistant.errors import CorruptIndexError, EmptyCorpusError, IndexMismatchError, NoIndexError, storage_errors
+from assistant.readers import suffix_list
 from assistant.records import Chunk, Document, DocumentRecord, Manifest
 from assistant.segment import Span, chunk_text
 from assistant.settings import IndexSettings, default_backend
@@ -143,7 +143,8 @@ def update_index(
         raise EmptyCorpusError(f"no corpus folder at {corpus_dir}/")
     backend = backend or open_backend(default_backend(), index_dir)
     timings: dict[str, float] = {}
-    with backend.writing(wait):
+    # Disk full, read-only, a file where a folder should be: one line, and the version in use stays in use.
+    with storage_errors("update the index", {"index": index_dir, "corpus": corpus_dir}), backend.writing(wait):
         previous = None if full else _open_previous(backend, settings)
         settings = settings or (previous.manifest.settings if previous else _recorded_settings(backend))
         scan = _scan(corpus_dir, previous.manifest.documents if previous else {}, previous.missing_texts() if previous else set())
@@ -235,7 +236,7 @@ def _scan(corpus_dir: Path, known: dict[str, DocumentRecord], missing: set[str])
         changed += old is not None
         entries.append(_Entry(file.doc_id, record, document))
     if not entries:
-        raise EmptyCorpusError(f"no readable {' or '.join(suffixes())} articles in {corpus_dir}/ — nothing indexed")
+        raise EmptyCorpusError(f"no readable {suffix_list('or')} articles in {corpus_dir}/ — nothing indexed")
     present = {e.doc_id for e in entries}
     return _Scan(entries, new, changed, removed=sum(doc_id not in present for doc_id in known))
 

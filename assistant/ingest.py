@@ -1,9 +1,11 @@
 """Putting articles into the corpus folder and taking them out, safely.
 
 Shared by `assistant add` / `assistant remove` and the web upload: names are
-sanitised (no path traversal, no hidden files), nothing already in the
-corpus is overwritten, and an article whose content is already there is
-reported as a duplicate instead of being added twice.
+sanitised (no path traversal, no hidden files, short enough for any file
+system), nothing already in the corpus is overwritten, and an article whose
+content is already there is reported as a duplicate instead of being added
+twice. Admissions take turns (a lock in the corpus folder), so two uploads of
+one name at once, from threads or processes, both land, under two names.
 """
 
 from __future__ import annotations
@@ -12,16 +14,24 @@ import hashlib
 import os
 import re
 import unicodedata
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from stat import S_ISREG
 
-from assistant.corpus import extract, find_files
-from assistant.errors import AssistantError
-from assistant.readers import UnreadableDocument, suffixes
+from filelock import FileLock, Timeout
 
-MAX_BYTES = 5 * 1024 * 1024
+from assistant.corpus import MAX_BYTES as MAX_BYTES  # where the faces have always found the limit
+from assistant.corpus import extract, find_files, scan_files
+from assistant.errors import AssistantError, storage_errors
+from assistant.readers import UnreadableDocument, suffix_list, suffixes
+
 _UNSAFE = re.compile(r"[^\w.-]+")
+STEM_BYTES = 100  # a name of at most 100 bytes, "-N" and its suffix stays far below the 255 bytes file systems allow
+ADMIT_LOCK = ".admit.lock"  # hidden: neither an article nor a change the watcher reacts to
+ADMIT_WAIT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -42,12 +52,10 @@ def safe_name(name: str) -> str:
     """A plain file name for `name`: its last path part, with only letters, digits, '.', '-' and '_'."""
     base = PurePosixPath(unicodedata.normalize("NFKC", name).replace("\\", "/")).name
     suffix = PurePosixPath(base).suffix.lower()
-    readable = suffixes()
-    if suffix not in readable:
-        raise AssistantError(
-            f"{name}: only {', '.join(readable[:-1])}{' and ' if len(readable) > 1 else ''}{readable[-1]} articles can be added"
-        )
-    stem = _UNSAFE.sub("-", base[: -len(suffix)]).strip(".-_")[:100] or "article"
+    if suffix not in suffixes():
+        raise AssistantError(f"{name}: only {suffix_list()} articles can be added")
+    stem = _UNSAFE.sub("-", base[: -len(suffix)]).strip(".-_")
+    stem = stem.encode("utf-8")[:STEM_BYTES].decode("utf-8", "ignore").strip(".-_") or "article"
     return stem + suffix
 
 
@@ -86,11 +94,15 @@ def read_upload(path: Path) -> tuple[str, bytes]:
         raise AssistantError(f"cannot read {path}: {error.strerror}") from None
 
 
-def _content_hashes(corpus_dir: Path) -> dict[str, str]:
+def _content_hashes(corpus_dir: Path, sizes: set[int]) -> dict[str, str]:
+    """The articles that could hold one of the offered contents, by hash: only files of an offered size are read
+    (the lock is held meanwhile, and a corpus may hold a great many articles, or files far over the limit)."""
     hashes = {}
-    for path in find_files(corpus_dir):
+    for file in scan_files(corpus_dir):
+        if file.size not in sizes:
+            continue
         try:
-            hashes[hashlib.sha256(path.read_bytes()).hexdigest()] = path.relative_to(corpus_dir).as_posix()
+            hashes[hashlib.sha256(Path(file.path).read_bytes()).hexdigest()] = file.doc_id
         except OSError:
             continue
     return hashes
@@ -109,31 +121,57 @@ def _free_path(corpus_dir: Path, name: str) -> Path:
 def admit(corpus_dir: Path, articles: list[tuple[str, bytes]]) -> list[Admission]:
     """Write each (name, content) into the corpus under a safe, unused name; duplicates are skipped.
 
-    Every article is checked first, so one bad article adds nothing. A file
-    appears under its final name whole (written aside, then renamed), so a
-    watcher never reads half of it.
+    Every article is checked first, so one bad article adds nothing. Admissions to one corpus take
+    turns under its lock: the free name and the duplicate check stay true until the file is in place.
+    A file appears under its final name whole (written aside under a name no other writer uses, then
+    renamed), so a watcher never reads half of it.
     """
     for name, data in articles:
         check_article(name, data)
-    corpus_dir.mkdir(parents=True, exist_ok=True)
-    known = _content_hashes(corpus_dir)
-    admissions = []
-    for name, data in articles:
-        digest = hashlib.sha256(data).hexdigest()
-        if digest in known:
-            admissions.append(Admission(name, known[digest], added=False))
-            continue
-        target = _free_path(corpus_dir, safe_name(name))
-        staging = corpus_dir / f".{target.name}.partial"
-        with staging.open("wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(staging, target)
-        doc_id = target.relative_to(corpus_dir).as_posix()
-        known[digest] = doc_id
-        admissions.append(Admission(name, doc_id, added=True))
+    with storage_errors("add articles to the corpus", {"corpus": corpus_dir}):
+        corpus_dir.mkdir(parents=True, exist_ok=True)
+        with _admitting(corpus_dir):
+            known = _content_hashes(corpus_dir, {len(data) for _, data in articles})
+            admissions = []
+            for name, data in articles:
+                digest = hashlib.sha256(data).hexdigest()
+                if digest in known:
+                    admissions.append(Admission(name, known[digest], added=False))
+                    continue
+                target = _free_path(corpus_dir, safe_name(name))
+                _write_whole(target, data)
+                doc_id = target.relative_to(corpus_dir).as_posix()
+                known[digest] = doc_id
+                admissions.append(Admission(name, doc_id, added=True))
     return admissions
+
+
+@contextmanager
+def _admitting(corpus_dir: Path) -> Iterator[None]:
+    """Hold the corpus's admission lock: one admission at a time, whichever thread or process makes it."""
+    lock = FileLock(corpus_dir / ADMIT_LOCK)
+    try:
+        lock.acquire(timeout=ADMIT_WAIT_S)
+    except Timeout:
+        raise AssistantError(f"another process has been adding articles for {ADMIT_WAIT_S:g} s; try again") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _write_whole(target: Path, data: bytes) -> None:
+    """`data` at `target`, synced, appearing there whole or not at all; nothing is left aside if it fails."""
+    staging = target.parent / f".{uuid.uuid4().hex}.partial"  # made with the umask's mode, as the article will have
+    try:
+        with open(os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(staging, target)
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
 
 
 def withdraw(corpus_dir: Path, doc_ids: list[str]) -> list[str]:
@@ -154,6 +192,7 @@ def withdraw(corpus_dir: Path, doc_ids: list[str]) -> list[str]:
         entries.append(entry)
     if len(set(entries)) >= len(find_files(corpus_dir)):
         raise AssistantError("cannot remove every article: the index needs at least one")
-    for entry in entries:
-        entry.unlink()
+    with storage_errors("remove articles from the corpus", {"corpus": corpus_dir}):
+        for entry in entries:
+            entry.unlink()
     return doc_ids

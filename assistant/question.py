@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 
 from assistant.conversation import MAX_TOPICS, is_follow_up
+from assistant.dates import TimeFocus, time_focus
 from assistant.languages import Kind, language_for
 from assistant.textnorm import analyze
 
@@ -46,6 +48,7 @@ class Question:
     context: str = ""
     context_terms: tuple[str, ...] = ()
     context_words: tuple[str, ...] = ()  # words of the context the question does not have itself
+    time: TimeFocus = field(default_factory=TimeFocus)  # the period it names, whether it wants the most recent
 
     @property
     def dense_text(self) -> str:
@@ -53,10 +56,13 @@ class Question:
         return f"{self.context} {self.text}".strip()
 
     @classmethod
-    def analyse(cls, text: str, topics: Sequence[str] = (), entities: Sequence[tuple[str, Kind]] = ()) -> Question:
+    def analyse(
+        cls, text: str, topics: Sequence[str] = (), entities: Sequence[tuple[str, Kind]] = (), today: date | None = None
+    ) -> Question:
         """Analyse `text`; `topics` are the conversation's earlier topic questions, oldest first, and
         `entities` what its last answers named, with their kinds: a follow-up is searched and read with
-        its topics and with the entities its pronouns point to ("his" → the person last named)."""
+        its topics and with the entities its pronouns point to ("his" → the person last named).
+        "Last year" is counted from `today` (the calendar's, unless given)."""
         normalized = unicodedata.normalize("NFKC", text)
         analyzed = analyze(normalized, "all")
         code = guess_language(text)
@@ -88,4 +94,5 @@ class Question:
             context=context,
             context_terms=tuple(context_analyzed.terms) if context_analyzed else (),
             context_words=tuple(dict.fromkeys(w for w in context_analyzed.words if w not in own)) if context_analyzed else (),
+            time=time_focus(normalized, today or date.today()),
         )

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assistant.dates import published_date
 from assistant.segment import Span
 from assistant.textnorm import fold
 
 if TYPE_CHECKING:
     from assistant.settings import IndexSettings
+
+
+PAGED_FORMATS = frozenset({"pdf"})  # formats whose documents keep page boundaries, so a quote can say its page
 
 
 def file_hash(path: Path) -> str:
@@ -53,10 +59,17 @@ class Document:
     format: str = ""
     metadata: dict[str, str] = field(default_factory=dict)  # date, language, source… as the reader found them
     pages: tuple[int, ...] = ()  # where each page after the first starts in `text` (empty: no pages)
+    published: str | None = None  # YYYY-MM-DD, or None when the document does not say (see assistant.dates)
 
     def __post_init__(self) -> None:
         if not self.text_sha256:
             object.__setattr__(self, "text_sha256", text_hash(self.text))
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding the character at `offset`, for formats that have pages (PDF); else None."""
+        if self.format not in PAGED_FORMATS:
+            return None
+        return bisect_right(self.pages, offset) + 1
 
 
 @dataclass(frozen=True)
@@ -74,6 +87,7 @@ class DocumentRecord:
     format: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
     pages: tuple[int, ...] = ()
+    published: str | None = None
 
     @classmethod
     def of(cls, document: Document, size: int = 0, mtime_ns: int = 0, chunks: int = 0) -> DocumentRecord:
@@ -89,6 +103,7 @@ class DocumentRecord:
             format=document.format,
             metadata=dict(document.metadata),
             pages=document.pages,
+            published=document.published,
         )
 
     def document(self, doc_id: str, text: str) -> Document:
@@ -104,6 +119,7 @@ class DocumentRecord:
             format=self.format,
             metadata=dict(self.metadata),
             pages=self.pages,
+            published=self.published,
         )
 
     def matches(self, where: Mapping[str, str]) -> bool:
@@ -114,6 +130,37 @@ class DocumentRecord:
             if not value or not (value == wanted or (key.lower() == "date" and value.startswith(wanted))):
                 return False
         return True
+
+    def published_within(self, since: str | None, until: str | None) -> bool:
+        """Whether the document was published between the ISO dates `since` and `until` (both included, either
+        open); a document whose date is unknown is in no range but the open one."""
+        if since is None and until is None:
+            return True
+        return self.published is not None and (since or "") <= self.published <= (until or "9999-12-31")
+
+    def describe(self, doc_id: str, text_length: int | None = None) -> dict[str, Any]:
+        """What `assistant docs` lists of a document; given its text's length, also where each page's text
+        lies in it (`assistant show --json`)."""
+        paged = self.format in PAGED_FORMATS
+        described: dict[str, Any] = {
+            "doc_id": doc_id,
+            "path": self.path,
+            "title": self.title,
+            "format": self.format,
+            "published": self.published,
+            "source": self.metadata.get("source"),
+            "language": self.metadata.get("language"),
+            "pages": len(self.pages) + 1 if paged else None,
+            "chunks": self.chunks,
+            "metadata": dict(self.metadata),
+        }
+        if text_length is not None:
+            bounds = (0, *self.pages, text_length) if paged else ()
+            described["text_length"] = text_length
+            described["page_ranges"] = [
+                {"page": n, "start": start, "end": end} for n, (start, end) in enumerate(pairwise(bounds), start=1)
+            ]
+        return described
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -127,6 +174,8 @@ class DocumentRecord:
         values = {k: v for k, v in data.items() if k in known}
         values.setdefault("text_sha256", data["sha256"])
         values["pages"] = tuple(values.get("pages", ()))
+        if "published" not in data:  # an entry from before dates: its metadata may still give one
+            values["published"] = published_date(values.get("metadata", {}), "")
         return cls(**values)
 
 
@@ -225,6 +274,9 @@ class Passage:
             "score": round(self.score, 6),
             "bm25_score": round(self.bm25_score, 6),
             "dense_score": round(self.dense_score, 6),
+            "published": self.document.published,
+            "page": self.document.page_at(self.chunk.start),
+            "format": self.document.format,
         }
 
 
@@ -240,6 +292,9 @@ class Source:
     start: int
     end: int
     score: float
+    published: str | None = None  # the document's date, YYYY-MM-DD
+    page: int | None = None  # 1-based, for formats with pages (PDF)
+    format: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -251,6 +306,9 @@ class Source:
             "start": self.start,
             "end": self.end,
             "score": round(self.score, 6),
+            "published": self.published,
+            "page": self.page,
+            "format": self.format,
         }
 
 

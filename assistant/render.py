@@ -11,7 +11,7 @@ import html
 import re
 from collections.abc import Mapping
 
-from assistant.records import Answer, Document
+from assistant.records import Answer, Document, Source
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 
@@ -42,6 +42,12 @@ def context_window(text: str, start: int, end: int, width: int = 240) -> tuple[s
     return before, after
 
 
+def _dated(source: Source) -> str:
+    """The source's date and page for its meta line, escaped ('' for each it lacks)."""
+    published = f" · published {html.escape(source.published)}" if source.published else ""
+    return published + (f" · page {source.page}" if source.page else "")
+
+
 def sources_html(answer: Answer, documents: Mapping[str, Document]) -> str:
     """The sources panel: per source its title, file, score and the passage with the quote highlighted."""
     if answer.abstained or not answer.sources:
@@ -60,7 +66,7 @@ def sources_html(answer: Answer, documents: Mapping[str, Document]) -> str:
         cards.append(
             '<div class="source">'
             f'<div class="source-head"><b>[{source.n}] {html.escape(source.title)}</b></div>'
-            f'<div class="source-meta">{html.escape(source.path)} · characters {source.start}–{source.end}'
+            f'<div class="source-meta">{html.escape(source.path)}{_dated(source)} · characters {source.start}–{source.end}'
             f" · score {source.score:.2f}</div>"
             f'<p class="source-passage">{html.escape(before)}<mark>{quote}</mark>{html.escape(after)}</p>'
             "</div>"

@@ -26,9 +26,10 @@ from gradio.events import api as gr_api
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from assistant import quiet_libraries
 from assistant.conversation import ConversationState
 from assistant.core import Assistant, check_question
-from assistant.errors import AssistantError, QuestionError
+from assistant.errors import AssistantError, QuestionError, without_server_paths
 from assistant.ingest import MAX_BYTES
 from assistant.readers import suffixes
 from assistant.render import answer_markdown, escape_markdown, sources_html
@@ -67,9 +68,10 @@ def document_choices(assistant: Assistant) -> list[tuple[str, str]]:
 
 
 def _user_error(error: Exception) -> str:
+    """The one line a web user sees for `error`: no traceback, and no absolute path of the server."""
     if not isinstance(error, AssistantError):
         log.exception("unexpected error")
-    return f"Something went wrong: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
+    return without_server_paths(f"Something went wrong: {str(error).splitlines()[0] if str(error) else type(error).__name__}")
 
 
 class ChatHandlers:
@@ -80,9 +82,16 @@ class ChatHandlers:
         self.stream_delay = stream_delay
 
     def respond(
-        self, message: str, history: list[ChatMessage], state: ConversationState, doc_ids: list[str] | None
+        self,
+        message: str,
+        history: list[ChatMessage],
+        state: ConversationState,
+        doc_ids: list[str] | None,
+        since: str | None = None,
+        until: str | None = None,
     ) -> Iterator[tuple[list[ChatMessage], str, ConversationState, Any]]:
         """The question shown, a placeholder, then the answer streamed a few words at a time, then its sources.
+        `doc_ids` and the dates `since`/`until` (YYYY-MM-DD) restrict the documents it is answered from.
 
         A question the assistant refuses (too long, not valid text) gets its one-line reason, without
         being shown: a megabyte of it, or a lone surrogate, has no place in the page.
@@ -99,7 +108,7 @@ class ChatHandlers:
         history = [*history, {"role": "user", "content": escape_markdown(question)}]
         yield [*history, {"role": "assistant", "content": "_Searching the articles…_"}], "", state, gr.skip()
         try:
-            decision = self.assistant.decide(question, state=state, doc_ids=doc_ids or None)
+            decision = self.assistant.decide(question, state=state, doc_ids=doc_ids or None, since=since, until=until)
             answer, documents = decision.answer, decision.documents
         except Exception as error:  # shown to the user as one line, never a traceback
             yield [*history, {"role": "assistant", "content": escape_markdown(_user_error(error))}], "", state, ""
@@ -147,14 +156,20 @@ class ChatHandlers:
         A JSON string, not a dict: gradio_client takes any dict with a "path"
         key for a file to download, and every source has one.
         """
+        return self.ask_dated(question, "", "")
+
+    def ask_dated(self, question: str, since: str, until: str) -> str:
+        """`ask` from the articles published from `since` to `until` (YYYY-MM-DD, both included; "" leaves that
+        end open). An endpoint of its own: a raw HTTP call must send every input of an endpoint, so adding
+        inputs to `/ask` would break every script written for it."""
         try:
-            return self.assistant.ask(question).to_json()
+            return self.assistant.ask(question, since=since or None, until=until or None).to_json()
         except AssistantError as error:
-            raise gr.Error(str(error)) from None
+            raise gr.Error(without_server_paths(str(error))) from None
 
 
 def build_app(assistant: Assistant, stream_delay: float = 0.015) -> gr.Blocks:
-    """The chat page and its `/ask` API, all calls going to `assistant`."""
+    """The chat page and its `/ask` and `/ask_dated` API, all calls going to `assistant`."""
     handlers = ChatHandlers(assistant, stream_delay)
     app: gr.Blocks
     with gr.Blocks(title="Cooperation documents assistant", delete_cache=(UPLOAD_SWEEP_S, UPLOAD_MAX_AGE_S)) as app:
@@ -178,21 +193,30 @@ def build_app(assistant: Assistant, stream_delay: float = 0.015) -> gr.Blocks:
                     label="Search only these documents (empty: all)",
                     elem_id="documents",
                 )
+                with gr.Row():
+                    since = gr.DateTime(
+                        include_time=False, type="string", label="Published from", elem_id="since", info="YYYY-MM-DD"
+                    )
+                    until = gr.DateTime(include_time=False, type="string", label="to", elem_id="until", info="YYYY-MM-DD")
                 files = gr.File(
-                    label=f"Add articles ({' or '.join(suffixes())}, at most {MAX_BYTES // (1024 * 1024)} MB)",
+                    label=f"Add documents ({' '.join(suffixes())}; at most {MAX_BYTES // (1024 * 1024)} MB each)",
                     file_types=list(suffixes()),
                     file_count="multiple",
                     elem_id="upload",
                 )
                 upload_status = gr.Markdown(elem_id="upload-status")
         question.submit(
-            handlers.respond, [question, chatbot, state, documents], [chatbot, question, state, sources], api_visibility="private"
+            handlers.respond,
+            [question, chatbot, state, documents, since, until],
+            [chatbot, question, state, sources],
+            api_visibility="private",
         )
         clear_button.click(handlers.clear, None, [chatbot, state, sources], api_visibility="private")
         chatbot.clear(handlers.clear, None, [chatbot, state, sources], api_visibility="private")  # its trash icon
         files.upload(handlers.upload, files, [upload_status, documents, status, files], api_visibility="private")
         app.load(handlers.refresh_page, None, [status, documents], api_visibility="private")
         gr_api(handlers.ask, api_name="ask")
+        gr_api(handlers.ask_dated, api_name="ask_dated")
     return app
 
 
@@ -310,7 +334,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--share", action="store_true", help="also make a public Gradio link")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    quiet_libraries()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         auth = _auth_from_environment()

@@ -14,8 +14,22 @@ from assistant.cli import main
 from assistant.evaluation import contains_fact
 
 ANSWER_KEYS = {"question", "answer", "short_answer", "abstained", "sources"}
-SOURCE_KEYS = {"n", "doc_id", "path", "title", "quote", "start", "end", "score"}
-RESULT_KEYS = {"rank", "doc_id", "path", "title", "start", "end", "text", "score", "bm25_score", "dense_score"}
+SOURCE_KEYS = {"n", "doc_id", "path", "title", "quote", "start", "end", "score", "published", "page", "format"}
+RESULT_KEYS = {
+    "rank",
+    "doc_id",
+    "path",
+    "title",
+    "start",
+    "end",
+    "text",
+    "score",
+    "bm25_score",
+    "dense_score",
+    "published",
+    "page",
+    "format",
+}
 QUESTION = "Who led the Lao side at the Son La border meeting?"
 
 pytestmark = pytest.mark.slow
@@ -116,7 +130,7 @@ def test_indexing_an_empty_corpus_fails_and_keeps_the_index(seed_index, tmp_path
     (tmp_path / "empty").mkdir()
     result = run("index", "--corpus", str(tmp_path / "empty"), "--index", str(index_dir))
     assert result.exit_code == 1
-    assert result.output.strip().startswith("Error: no readable .txt or .md articles in")
+    assert result.output.strip().startswith("Error: no readable .txt, .md, .html, .htm, .pdf or .docx articles in")
     assert json_lines(run("ask", "--index", str(index_dir), "--json", QUESTION).output)[0]["abstained"] is False
 
 
@@ -192,7 +206,8 @@ def test_add_and_remove(seed_corpus, tmp_path):
 @pytest.mark.parametrize(
     ("name", "data", "message"),
     [
-        ("report.pdf", b"%PDF", "report.pdf: only .txt and .md articles can be added"),
+        ("report.odt", b"PK", "report.odt: only .txt, .md, .html, .htm, .pdf and .docx articles can be added"),
+        ("report.pdf", b"%PDF-1.7\n", "report.pdf: truncated: a PDF ends with %%EOF and this one does not"),
         ("latin.txt", "café".encode("latin-1"), "latin.txt: not valid UTF-8"),
         ("blank.md", b"  \n", "blank.md: it is empty"),
     ],

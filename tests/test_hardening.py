@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import multiprocessing
 import os
 import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import gradio as gr
@@ -31,7 +34,7 @@ from assistant.conversation import ConversationState
 from assistant.core import Assistant
 from assistant.corpus import find_files
 from assistant.errors import AssistantError, QuestionError
-from assistant.ingest import MAX_BYTES, read_upload
+from assistant.ingest import ADMIT_LOCK, MAX_BYTES, STEM_BYTES, admit, read_upload
 from assistant.question import Question
 from assistant.settings import MAX_QUESTION_CHARS
 from assistant.webapp import (
@@ -320,6 +323,140 @@ def test_failed_logins_slow_down_that_client_only_and_never_lock_out(assistant):
     waits.clear()
     assert asyncio.run(in_parallel()) == [400] * 4
     assert waits == [0, 1, 2, 4]  # taken one at a time: parallel requests do not share one wait
+
+
+# 7. Two additions of one name at once (issue 15, item 8)
+
+NAME = "border-notes.txt"
+_REAL_FSYNC = os.fsync
+
+
+def _note(number: int) -> bytes:
+    return f"# Border notes {number}\n\nThe patrol met the Lao officers at marker {number}.\n".encode()
+
+
+def _slow_fsync(fd: int) -> None:
+    """Writing an article aside takes long enough for every other admission to be under way: the race, made certain."""
+    if os.readlink(f"/proc/self/fd/{fd}").endswith(".partial"):
+        time.sleep(0.1)
+    _REAL_FSYNC(fd)
+
+
+def _admitted(corpus: Path, contents: list[bytes], outcomes: list) -> None:
+    """Every distinct content is in the corpus once, under its own name, as its admission says; the rest are
+    reported as duplicates of it, and nothing half-written is left."""
+    assert all(isinstance(outcome, list) for outcome in outcomes), outcomes  # no admission failed
+    admissions = [admission for outcome in outcomes for admission in outcome]
+    files = {path.name: path.read_bytes() for path in corpus.iterdir() if not path.name.startswith(".")}
+    distinct = set(contents)
+    expected = [NAME] + [f"border-notes-{n}.txt" for n in range(2, len(distinct) + 1)]
+    assert sorted(files) == sorted(expected) and sorted(files.values()) == sorted(distinct)
+    assert sorted(doc_id for doc_id, added in admissions if added) == sorted(expected)
+    assert all(added or doc_id in files for doc_id, added in admissions)
+    assert sum(not added for _, added in admissions) == len(contents) - len(distinct)
+    assert [path.name for path in corpus.iterdir() if path.name.startswith(".")] == [ADMIT_LOCK]
+
+
+def _admit_in_child(corpus: Path, content: bytes, start, results) -> None:
+    start.wait()
+    try:
+        results.put([(a.doc_id, a.added) for a in admit(corpus, [(NAME, content)])])
+    except Exception as error:  # reported to the test, which shows it
+        results.put(repr(error))
+
+
+@pytest.mark.parametrize("same_content", [False, True], ids=["different content", "same content"])
+def test_threads_adding_one_name_at_once_lose_nothing(tmp_path, monkeypatch, same_content):
+    corpus = tmp_path / "corpus"
+    contents = [_note(1 if same_content else n) for n in range(4)]
+    monkeypatch.setattr(os, "fsync", _slow_fsync)
+    start = threading.Barrier(len(contents))
+
+    def add(content: bytes) -> list | str:
+        start.wait()
+        try:
+            return [(a.doc_id, a.added) for a in admit(corpus, [(NAME, content)])]
+        except Exception as error:
+            return repr(error)
+
+    with ThreadPoolExecutor(len(contents)) as pool:
+        outcomes = list(pool.map(add, contents))
+    _admitted(corpus, contents, outcomes)
+
+
+@pytest.mark.parametrize("same_content", [False, True], ids=["different content", "same content"])
+def test_two_processes_adding_one_name_at_once_lose_nothing(tmp_path, monkeypatch, same_content):
+    corpus = tmp_path / "corpus"
+    contents = [_note(1), _note(1 if same_content else 2)]
+    monkeypatch.setattr(os, "fsync", _slow_fsync)  # forked children inherit it
+    context = multiprocessing.get_context("fork")
+    start, results = context.Barrier(len(contents)), context.Queue()
+    workers = [context.Process(target=_admit_in_child, args=(corpus, content, start, results)) for content in contents]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    _admitted(corpus, contents, outcomes)
+
+
+def test_uploads_of_one_name_at_once_are_both_indexed(assistant, monkeypatch):
+    monkeypatch.setattr(os, "fsync", _slow_fsync)
+    with ThreadPoolExecutor(2) as pool:
+        added = list(pool.map(lambda n: assistant.add_articles([(NAME, _note(n))])[0], [1, 2]))
+    assert sorted(a.doc_id for [a] in added) == sorted([NAME, "border-notes-2.txt"])
+    assert {NAME, "border-notes-2.txt"} <= set(assistant.documents())
+
+
+def test_an_over_long_name_is_shortened_to_fit_any_file_system(folders):
+    corpus, _ = folders
+    name = "越南老挝边境会谈" * 40 + ".txt"  # 960 bytes of UTF-8; a file name may have 255
+    [admission] = admit(corpus, [(name, _note(1))])
+    assert admission.added and (corpus / admission.doc_id).read_bytes() == _note(1)
+    assert len(admission.doc_id.encode()) <= STEM_BYTES + len(".txt") and admission.doc_id.startswith("越南老挝")
+    [again] = admit(corpus, [(name, _note(2))])
+    assert again.doc_id == admission.doc_id.removesuffix(".txt") + "-2.txt"
+
+
+# 8. Files put straight into the corpus folder keep the article limit
+
+
+def test_a_file_over_the_limit_put_into_the_corpus_is_skipped_and_nothing_is_lost(assistant, folders, caplog):
+    corpus, _ = folders
+    before = set(assistant.documents())
+    sentence = b"The delegation crossed the border at marker 42. "
+    (corpus / "huge.txt").write_bytes(sentence * (MAX_BYTES // len(sentence) + 1))
+    (corpus / "small.txt").write_bytes(_note(7))
+    with caplog.at_level(logging.WARNING):
+        report = assistant.update()
+    assert "skipped huge.txt: larger than 5 MB" in [r.getMessage() for r in caplog.records]
+    assert report.new == 1 and set(assistant.documents()) == before | {"small.txt"}
+    (corpus / "small.txt").unlink()
+    with (corpus / ARTICLE).open("ab") as grown:  # an indexed article that grows past the limit goes like an unreadable one
+        grown.truncate(MAX_BYTES + 1)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assistant.update()
+    assert f"skipped {ARTICLE}: larger than 5 MB" in [r.getMessage() for r in caplog.records]
+    assert set(assistant.documents()) == before - {ARTICLE}
+
+
+# 9. The chat's trash icon, like the Clear button, forgets the conversation (issue 15, item 10)
+
+
+@pytest.mark.parametrize(("element", "event"), [("chat", "clear"), ("clear", "click")], ids=["trash icon", "Clear button"])
+def test_clearing_the_chat_forgets_its_topic(assistant, element, event):
+    app = build_app(assistant)
+    blocks = {getattr(block, "elem_id", None): block for block in app.blocks.values()}
+    [state] = [block for block in app.blocks.values() if isinstance(block, gr.State)]
+    [ask] = [f for f in app.fns.values() if (blocks["question"]._id, "submit") in f.targets]
+    [clear] = [f for f in app.fns.values() if (blocks[element]._id, event) in f.targets]
+    conversation = ConversationState()
+    for _ in ask.fn("Who co-chaired the fifth defence policy dialogue?", [], conversation, None):
+        pass
+    assert conversation.topics  # the turn was remembered: a follow-up would lean on it
+    after = dict(zip([output._id for output in clear.outputs], clear.fn(), strict=True))
+    assert after[blocks["chat"]._id] == [] and after[state._id] == ConversationState()
 
 
 # The same through real processes, with the real model

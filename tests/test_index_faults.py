@@ -1,17 +1,23 @@
 """Damage to the index folder (issue 15, items 2–4): readers keep answering, the next `assistant index` repairs it.
 
-A lost or garbage CURRENT, a corrupted or missing text blob, a truncated ONNX export. Fast tests use the
-hashing stand-in embedder, and a stand-in for the ONNX export; the one marked `slow` exports the real model.
+A lost or garbage CURRENT, a corrupted or missing text blob, a truncated ONNX export; and (item 9) a disk that
+refuses: full, read-only, a file where a folder should be, a name too long. Fast tests use the hashing stand-in
+embedder, and a stand-in for the ONNX export; the one marked `slow` exports the real model.
 """
 
 from __future__ import annotations
 
+import builtins
+import errno
+import io
 import json
 import logging
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import gradio as gr
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
@@ -20,11 +26,14 @@ from assistant.backends.local import LocalBackend
 from assistant.backends.local.lexical import BM25Index
 from assistant.backends.local.store import POINTER, load_index, pointer_state
 from assistant.cli import main
+from assistant.conversation import ConversationState
 from assistant.core import Assistant
 from assistant.embedders import onnx_export, resolve_model
-from assistant.errors import CorruptIndexError
+from assistant.errors import CorruptIndexError, StorageError
+from assistant.ingest import admit
 from assistant.records import text_hash
 from assistant.settings import DEFAULT_MODEL
+from assistant.webapp import ChatHandlers
 from tests.conftest import SEED_CORPUS
 from tests.fakes import HASHING_EMBEDDER
 from tests.test_store import TEXT, write
@@ -287,3 +296,185 @@ def test_a_truncated_real_export_is_made_again_and_encodes_as_before(tmp_path, c
         after = onnx_export.OnnxEncoder(location, "onnx", tmp_path).encode(texts, "document")
     assert np.allclose(before, after, atol=1e-6)
     assert any("is corrupted (checksum mismatch); exporting it again" in r.getMessage() for r in caplog.records)
+
+
+# 9. A disk that refuses: full, read-only, a file where a folder should be, a name too long
+
+QUESTION = "Where did the surveying teams compare their cartography?"
+NEW = "new.txt"
+NEW_TEXT = "# Ferry talks\n\nThe two river commands agreed a ferry schedule at the Nam Khan crossing.\n"
+_WRITING_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+def _disk_full_on_sync(fd: int) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def refuse_writes(monkeypatch: pytest.MonkeyPatch, folder: Path, code: int = errno.EROFS) -> None:
+    """Every write under `folder` fails with `code`, as on a read-only mount: what chmod cannot simulate for
+    root, who may write anywhere (the test suite may run as root)."""
+    root = os.path.realpath(folder)
+
+    def check(path: object) -> None:
+        if isinstance(path, str | bytes | os.PathLike):
+            name = os.fsdecode(path)
+            if os.path.commonpath([root, os.path.realpath(name)]) == root:
+                raise OSError(code, os.strerror(code), name)
+
+    def guarded(real: Callable[..., object], writes: Callable[..., bool] = lambda *a, **k: True) -> Callable[..., object]:
+        def call(path: object, *args: object, **kwargs: object) -> object:
+            if kwargs.get("dir_fd") is None and writes(*args, **kwargs):
+                check(path)
+            return real(path, *args, **kwargs)
+
+        return call
+
+    def opens_for_writing(mode: object = "r", *args: object, **kwargs: object) -> bool:
+        return isinstance(mode, str) and any(flag in mode for flag in "wax+")
+
+    file_open = guarded(builtins.open, opens_for_writing)
+    monkeypatch.setattr(builtins, "open", file_open)
+    monkeypatch.setattr(io, "open", file_open)
+    monkeypatch.setattr(os, "open", guarded(os.open, lambda flags, *a, **k: bool(flags & _WRITING_FLAGS)))
+    for name in ("mkdir", "unlink", "rmdir", "rename", "replace"):
+        monkeypatch.setattr(os, name, guarded(getattr(os, name)))
+
+
+def one_line(result: Result) -> str:
+    """The error line of a command that failed cleanly: exit 1, one line on stderr, no traceback."""
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+    return result.stderr.strip()
+
+
+def unchanged(index_dir: Path, in_use: str, kept: set[str]) -> None:
+    """The version in use before the failed update is still the one in use, whole, and answers."""
+    assert pointer_state(index_dir) == in_use and generations(index_dir) == kept
+    assert not [p.name for p in index_dir.iterdir() if p.name.startswith(".tmp-")]
+    answer = Assistant(index_dir).ask(QUESTION)
+    assert answer.sources and answer.sources[0].doc_id == EXTRA
+
+
+def _bm25_disk_full(self: BM25Index, folder: Path) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / "data.csc.index.npy"))
+
+
+@pytest.mark.parametrize("where", ["a text blob", "the generation's files"])
+def test_a_full_disk_stops_an_update_with_one_line_and_the_index_in_use_stays(two_generations, monkeypatch, where):
+    corpus, index_dir, first, second = two_generations
+    (corpus / NEW).write_text(NEW_TEXT, encoding="utf-8")
+    if where == "a text blob":
+        monkeypatch.setattr(os, "fsync", _disk_full_on_sync)
+        expected = "Error: cannot update the index: No space left on device (index/)"
+    else:
+        monkeypatch.setattr(BM25Index, "save", _bm25_disk_full)
+        expected = "Error: cannot update the index: No space left on device (index/.tmp-"
+    line = one_line(cli("index", "--corpus", corpus, "--index", index_dir))
+    assert line.startswith(expected) and str(index_dir.parent) not in line, line
+    monkeypatch.undo()
+    unchanged(index_dir, second, {first, second})
+    assert "+1 new" in cli("index", "--corpus", corpus, "--index", index_dir).stdout  # space again: it goes on
+
+
+@pytest.mark.parametrize("how", ["read-only mount", "chmod a-w"])
+def test_a_read_only_index_folder_is_one_line_and_the_index_in_use_stays(two_generations, monkeypatch, how):
+    corpus, index_dir, first, second = two_generations
+    (corpus / NEW).write_text(NEW_TEXT, encoding="utf-8")
+    if how == "chmod a-w":
+        if os.geteuid() == 0:
+            pytest.skip("root writes whatever the mode says; the read-only mount case simulates it")
+        folders = [index_dir, *(p for p in index_dir.rglob("*") if p.is_dir())]
+        for folder in folders:
+            folder.chmod(0o555)
+        expected = "Error: cannot update the index: Permission denied (index/"
+    else:
+        refuse_writes(monkeypatch, index_dir)
+        expected = "Error: cannot update the index: Read-only file system (index/.lock)"
+    try:
+        line = one_line(cli("index", "--corpus", corpus, "--index", index_dir))
+    finally:
+        monkeypatch.undo()
+        for folder in [index_dir, *(p for p in index_dir.rglob("*") if p.is_dir())]:
+            folder.chmod(0o755)
+    assert line.startswith(expected) and str(index_dir.parent) not in line, line
+    unchanged(index_dir, second, {first, second})
+
+
+def test_a_file_where_the_index_folder_should_be(two_generations, tmp_path):
+    corpus, _, _, _ = two_generations
+    in_the_way = tmp_path / "index-file"
+    in_the_way.write_text("not an index", encoding="utf-8")
+    with pytest.raises(StorageError, match=r"^cannot update the index: index is a file where a folder should be$"):
+        Assistant(in_the_way, corpus).update()  # app.py's --index (the command's own check stops it there)
+    line = one_line(cli("index", "--corpus", corpus, "--index", in_the_way / "index"))
+    assert line == "Error: cannot update the index: index-file is a file where a folder should be"
+    assert in_the_way.read_text(encoding="utf-8") == "not an index"
+
+
+def test_a_file_where_the_texts_folder_should_be(two_generations):
+    corpus, index_dir, first, second = two_generations
+    (corpus / NEW).write_text(NEW_TEXT, encoding="utf-8")
+    shutil.move(index_dir / "texts", index_dir / "texts-aside")
+    (index_dir / "texts").write_text("in the way", encoding="utf-8")
+    line = one_line(cli("index", "--corpus", corpus, "--index", index_dir))
+    assert line == "Error: cannot update the index: index/texts is a file where a folder should be"
+    (index_dir / "texts").unlink()
+    shutil.move(index_dir / "texts-aside", index_dir / "texts")
+    unchanged(index_dir, second, {first, second})
+
+
+def test_an_index_folder_name_too_long_is_one_line(two_generations, tmp_path):
+    corpus, _, _, _ = two_generations
+    line = one_line(cli("index", "--corpus", corpus, "--index", tmp_path / ("x" * 300)))
+    assert line == "Error: cannot update the index: File name too long (index/)"
+
+
+def test_adding_to_a_full_disk_or_a_file_instead_of_a_corpus_is_one_line(two_generations, tmp_path, monkeypatch):
+    corpus, index_dir, first, second = two_generations
+    offered = tmp_path / NEW
+    offered.write_text(NEW_TEXT, encoding="utf-8")
+    listing = sorted(p.name for p in corpus.iterdir())
+    monkeypatch.setattr(os, "fsync", _disk_full_on_sync)
+    line = one_line(cli("add", "--corpus", corpus, "--index", index_dir, offered))
+    assert line == "Error: cannot add articles to the corpus: No space left on device (corpus/)"
+    assert sorted(p.name for p in corpus.iterdir() if p.name != ".admit.lock") == listing  # nothing half-written left
+    monkeypatch.undo()
+    unchanged(index_dir, second, {first, second})
+    in_the_way = tmp_path / "corpus-file"
+    in_the_way.write_text("not a corpus", encoding="utf-8")
+    line = one_line(cli("add", "--corpus", in_the_way / "corpus", "--index", index_dir, offered))
+    assert line == "Error: cannot add articles to the corpus: corpus-file is a file where a folder should be"
+    with pytest.raises(StorageError, match=r"^cannot add articles to the corpus: corpus is a file where a folder should be$"):
+        Assistant(index_dir, in_the_way).add_files([offered])  # the web upload's way in
+
+
+def test_a_read_only_corpus_refuses_additions_and_removals_with_one_line(two_generations, monkeypatch):
+    corpus, index_dir, _, _ = two_generations
+    refuse_writes(monkeypatch, corpus)
+    refused = r"^cannot {} the corpus: Read-only file system \(corpus/{}\)$"
+    with pytest.raises(StorageError, match=refused.format("add articles to", r"\.admit\.lock")):
+        admit(corpus, [(NEW, NEW_TEXT.encode())])
+    with pytest.raises(StorageError, match=refused.format("remove articles from", r"extra\.txt")):
+        Assistant(index_dir, corpus).remove_articles([EXTRA])
+
+
+def test_web_errors_name_no_server_path(two_generations, tmp_path, monkeypatch):
+    corpus, index_dir, _, _ = two_generations
+    handlers = ChatHandlers(Assistant(index_dir, corpus), stream_delay=0)
+    offered = tmp_path / NEW
+    offered.write_text(NEW_TEXT, encoding="utf-8")
+    monkeypatch.setattr(os, "fsync", _disk_full_on_sync)
+    message = handlers.upload([str(offered)])[0].replace("\\", "")  # shown as Markdown: unescaped here
+    assert "cannot add articles to the corpus: No space left on device (corpus/)" in message, message
+    monkeypatch.undo()
+    refuse_writes(monkeypatch, index_dir)
+    message = handlers.upload([str(offered)])[0].replace("\\", "")
+    assert "cannot update the index: Read-only file system (index/.lock)" in message, message
+    missing = ChatHandlers(Assistant(tmp_path / "gone", corpus), stream_delay=0)
+    with pytest.raises(gr.Error) as refused:
+        missing.ask(QUESTION)
+    assert refused.value.message == "no index at gone/ — run: assistant index"
+    shown = list(missing.respond(QUESTION, [], ConversationState(), None))[-1][0][-1]["content"]
+    assert "no index at gone/" in shown
+    for text in (message, refused.value.message, shown):
+        assert str(tmp_path) not in text and "/tmp" not in text

@@ -55,3 +55,77 @@ def test_clause_breaks_are_not_times_or_ranges():
 
 def test_a_language_without_a_plug_in_is_served_by_the_fallback():
     assert language_for("vi") is ENGLISH and language_for("en") is ENGLISH
+
+
+@pytest.mark.parametrize(
+    ("question", "wanted"),
+    [
+        ("Which provinces does the command cooperate with?", True),
+        ("Which Vietnamese provinces does the command work with?", True),
+        ("What mechanisms did the two sides laud?", True),
+        ("What are the important areas for joint activities?", True),
+        ("What information have the two sides shared?", True),
+        ("Which province does the command cooperate with?", False),
+        ("What does the memorandum say?", False),
+        ("What is the name of the river?", False),
+        ("Which city has the largest port?", False),
+        ("Who led the Lao side?", False),
+    ],
+)
+def test_list_questions(question, wanted):
+    assert ENGLISH.wants_list(question) is wanted
+
+
+def around(sentence: str, item: str) -> str:
+    start = sentence.index(item)
+    a, b = ENGLISH.list_around(sentence, (start, start + len(item)))
+    return sentence[a:b]
+
+
+SHARED = (
+    "The two sides have regularly shared information on cross-border crimes, national border security, "
+    "immigration activities, and irregular migration, while also increasing joint patrols."
+)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "item", "whole"),
+    [
+        (
+            SHARED,
+            "cross-border crimes",
+            "cross-border crimes, national border security, immigration activities, and irregular migration",
+        ),
+        (
+            SHARED,
+            "immigration activities",
+            "cross-border crimes, national border security, immigration activities, and irregular migration",
+        ),
+        (
+            SHARED,
+            "irregular migration",
+            "cross-border crimes, national border security, immigration activities, and irregular migration",
+        ),
+        (
+            "It works with its counterparts of Việt Nam’s Sơn La and Điện Biên provinces.",
+            "Điện Biên provinces",
+            "Sơn La and Điện Biên provinces",
+        ),
+        (
+            "It works with its counterparts of Việt Nam’s Sơn La and Điện Biên provinces.",
+            "Sơn La",
+            "Sơn La and Điện Biên provinces",
+        ),
+        ("The two sides signed the minutes and the memorandum.", "the memorandum", "the minutes and the memorandum"),
+        # no list: a clause after "and", an appositive, a lone item
+        ("The two sides signed the minutes and agreed to meet again next year.", "the minutes", "the minutes"),
+        (
+            "The Lao side was led by Colonel Viliem Vongthisan, Commanding Officer of the Command.",
+            "Colonel Viliem Vongthisan",
+            "Colonel Viliem Vongthisan",
+        ),
+        ("They met in Luang Prabang on March 28.", "Luang Prabang", "Luang Prabang"),
+    ],
+)
+def test_a_short_answer_widens_to_its_whole_list(sentence, item, whole):
+    assert around(sentence, item) == whole

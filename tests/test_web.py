@@ -253,3 +253,47 @@ def test_login_when_auth_is_set(seed_corpus, seed_index):
             Client(url, verbose=False).predict(QUESTION, api_name="/ask")
         answer = json.loads(Client(url, auth=("analyst", "s3cret"), verbose=False).predict(QUESTION, api_name="/ask"))
         assert contains_fact(answer["answer"], "Vongthisan"), answer["answer"]
+
+
+DATED = "---\ntitle: Muang Khua talks\ndate: 2024-04-10\n---\nThe Muang Khua border talks agreed on nine joint patrols.\n"
+
+
+def test_ask_api_takes_a_date_range(client, server):
+    _, corpus, index_dir = server
+    (corpus / "muang-khua.md").write_text(DATED, encoding="utf-8")
+    update_index(corpus, index_dir)
+    question = "How many joint patrols did the Muang Khua border talks agree on?"
+    answer = json.loads(client.predict(question, "2024-01-01", "2024-12-31", api_name="/ask_dated"))
+    assert contains_fact(answer["answer"], "nine"), answer["answer"]
+    assert answer["sources"][0]["published"] == "2024-04-10" and answer["sources"][0]["format"] == "md"
+    assert json.loads(client.predict(question, "2025-01-01", "", api_name="/ask_dated"))["abstained"] is True
+    assert not json.loads(client.predict(question, api_name="/ask"))["abstained"]  # /ask: every document
+
+
+def test_the_date_range_on_the_page_restricts_the_search(page, server):
+    _, corpus, index_dir = server
+    (corpus / "muang-khua.md").write_text(DATED, encoding="utf-8")
+    update_index(corpus, index_dir)
+    question = "How many joint patrols did the Muang Khua border talks agree on?"
+    page.fill("#since input", "2024-01-01")
+    text = ask(page, question)
+    assert contains_fact(text, "nine"), text
+    assert "published 2024-04-10" in page.inner_text("#sources")
+    page.screenshot(path=str(ARTIFACTS / "date-range.png"), full_page=True)
+    page.fill("#since input", "2025-01-01")
+    assert "do not say" in ask(page, question)
+
+
+def test_upload_a_pdf_then_ask_and_its_page_is_shown(page, tmp_path):
+    from tests.documents import pdf_file
+
+    report = tmp_path / "border gates report.pdf"
+    report.write_bytes(pdf_file())
+    page.set_input_files("#upload input[type=file]", str(report))
+    page.wait_for_function("() => document.querySelector('#upload-status').innerText.includes('added')", timeout=60_000)
+    assert "border-gates-report.pdf" in page.inner_text("#upload-status")
+    text = ask(page, "What did they sign for the years 2023 to 2025?")
+    assert contains_fact(text, "management of the border gates"), text
+    sources = page.inner_text("#sources")
+    assert "border-gates-report.pdf" in sources and "page 2" in sources and "published 2023-03-29" in sources
+    page.screenshot(path=str(ARTIFACTS / "pdf-upload.png"), full_page=True)

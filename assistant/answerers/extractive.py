@@ -191,11 +191,15 @@ def evidence_for(best: Candidate, question: Question, stats: TermStats, weights:
 
 def select(ranked: list[Candidate], question: Question, max_words: int) -> list[Candidate]:
     """The best sentence, then others within `max_words` that add question words it lacks
-    or answer as well as it does ("What did they sign?": the minutes and the memorandum)."""
+    or answer as well as it does ("What did they sign?": the minutes and the memorandum). For a
+    question wanting several things, a sentence holding every question word the best one holds
+    answers as well: the list may go on in it ("Which documents did they sign?")."""
     if not ranked:
         return []
     chosen = [ranked[0]]
     covered = matched_words(question, ranked[0].terms)
+    best_words = frozenset(covered)
+    lists = language_for(question.language).wants_list(question.text)
     words = count_words(ranked[0].text)
     quoted = {ranked[0].text}
     for candidate in ranked[1:]:
@@ -204,8 +208,10 @@ def select(ranked: list[Candidate], question: Question, max_words: int) -> list[
         if candidate.text in quoted:
             continue  # the same sentence in another article adds nothing to the answer
         size = count_words(candidate.text)
-        adds = matched_words(question, candidate.terms) - covered
-        if (adds or candidate.score >= 0.95 * ranked[0].score) and words + size <= max_words:
+        own = matched_words(question, candidate.terms)
+        adds = own - covered
+        as_well = candidate.score >= 0.95 * ranked[0].score or (lists and own >= best_words)
+        if (adds or as_well) and words + size <= max_words:
             chosen.append(candidate)
             quoted.add(candidate.text)
             covered |= adds
@@ -244,7 +250,15 @@ def find_short_answer(
     if guess is None or guess.confidence < choice.span_confidence:
         return ranked, None, guess.confidence if guess else None
     document = ranked[0].passage.document
-    short = ShortAnswer(document.text[guess.start : guess.end], document.doc_id, guess.start, guess.end)
+    start, end = guess.start, guess.end
+    language = language_for(question.language)
+    if language.wants_list(question.text):  # "Which provinces …?": every item, not the surest one
+        at = ranked[0].start
+        wide_start, wide_end = (at + offset for offset in language.list_around(ranked[0].text, (start - at, end - at)))
+        added = document_terms(document.text[wide_start:start] + " " + document.text[end:wide_end])
+        if not set(added) <= set(question.terms):  # items the question names itself are no answer
+            start, end = wide_start, wide_end
+    short = ShortAnswer(document.text[start:end], document.doc_id, start, end)
     if not ranked[0].start <= short.start < short.end <= ranked[0].end:
         raise AssertionError(f"short answer {short} is not inside its quote")
     return ranked, short, guess.confidence
@@ -269,6 +283,9 @@ def compose(question: str, chosen: list[Candidate], short: ShortAnswer | None = 
                 start=candidate.start,
                 end=candidate.end,
                 score=candidate.score,
+                published=document.published,
+                page=document.page_at(candidate.start),
+                format=document.format,
             )
         )
         parts.append(f"{quote} [{n}]")

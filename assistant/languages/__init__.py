@@ -62,6 +62,15 @@ class Language(Protocol):
         """Spans of `sentence` that could be the fact asked for, as offsets into it, left to right."""
         ...
 
+    def wants_list(self, question: str) -> bool:
+        """Whether the question asks for several things ("Which provinces …?", "What are …?")."""
+        ...
+
+    def list_around(self, sentence: str, span: Span) -> Span:
+        """The whole list that `span` of `sentence` is an item of ("Sơn La and [Điện Biên] provinces" →
+        "Sơn La and Điện Biên provinces"), or `span` itself when it is no item of a list."""
+        ...
+
 
 LANGUAGES: Registry[Language] = Registry("language", {"en": "assistant.languages.english:ENGLISH"})
 FALLBACK = "en"

@@ -40,12 +40,32 @@ class Reader(Protocol):
         ...
 
 
-READERS: Registry[Reader] = Registry("reader", {"plain": "assistant.readers.plain:PLAIN_TEXT"})
+def tidy(text: str) -> str:
+    """Each line of `text` with its runs of white space made one space, empty lines dropped: a block of a
+    format whose white space is layout (HTML, Word), laid out for the sentence splitter."""
+    return "\n".join(filter(None, (" ".join(line.split()) for line in text.splitlines())))
+
+
+READERS: Registry[Reader] = Registry(
+    "reader",
+    {
+        "plain": "assistant.readers.plain:PLAIN_TEXT",
+        "html": "assistant.readers.html:HTML",
+        "pdf": "assistant.readers.pdf:PDF",
+        "docx": "assistant.readers.docx:DOCX",
+    },
+)
 
 
 def suffixes() -> tuple[str, ...]:
     """Every suffix some reader takes."""
     return tuple(suffix for name in READERS.names() for suffix in READERS.get(name).suffixes)
+
+
+def suffix_list(conjunction: str = "and") -> str:
+    """The suffixes some reader takes, as a person reads them: ".txt, .md, … and .docx"."""
+    taken = suffixes()
+    return f"{', '.join(taken[:-1])} {conjunction} {taken[-1]}" if len(taken) > 1 else taken[0]
 
 
 def reader_for(name: str) -> Reader | None:
