@@ -46,6 +46,8 @@ from assistant.settings import (
 )
 
 log = logging.getLogger(__name__)
+# Evidence scores closer than this are ties: an answer from the period a question names wins a tie.
+PERIOD_TIE = 0.02
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -199,10 +201,11 @@ class Assistant:
         analysed = Question.analyse(question, state.topics, state.entities) if state is not None else Question.analyse(question)
         retriever = self._current()
         scope = _scope(retriever.version, doc_ids, where, since, until)
-        if analysed.time.period is not None:
-            scope = _in_period(retriever.version, scope, analysed.time.period)
-        passages = retriever.search(analysed, k or self.settings.answer_passages, doc_ids=scope)
+        k = k or self.settings.answer_passages
+        passages = retriever.search(analysed, k, doc_ids=scope)
         decision = self.answerer.decide(analysed, passages, retriever.version.stats)
+        if analysed.time.period is not None and (narrowed := _in_period(retriever.version, scope, analysed.time.period)):
+            decision, passages = self._of_period(analysed, decision, passages, narrowed, k, retriever)
         if analysed.time.latest:
             decision = self._newest_answer(analysed, passages, decision, retriever)
         if state is not None:
@@ -220,6 +223,28 @@ class Assistant:
         until: str | None = None,
     ) -> Answer:
         return self.decide(question, state, k, doc_ids, where, since, until).answer
+
+    def _of_period(
+        self,
+        question: Question,
+        decision: Decision,
+        passages: list[Passage],
+        narrowed: Collection[str],
+        k: int,
+        retriever: Retriever,
+    ) -> tuple[Decision, list[Passage]]:
+        """For "what was agreed in March 2023?": the answer from the documents published in the period when
+        it stands as well as the answer from all (its evidence within PERIOD_TIE of it). The period may be
+        the event's, reported later ("in 2023, the two sides held 24 patrols", in a 2024 review): then the
+        answer from all stands, being the better supported."""
+        own = retriever.search(question, k, doc_ids=narrowed)
+        candidate = self.answerer.decide(question, own, retriever.version.stats)
+        if candidate.answer.abstained or candidate.evidence is None:
+            return decision, passages
+        stands = decision.evidence is not None and not decision.answer.abstained
+        if stands and decision.evidence is not None and candidate.evidence.score < decision.evidence.score - PERIOD_TIE:
+            return decision, passages
+        return candidate, own
 
     def _newest_answer(self, question: Question, passages: list[Passage], decision: Decision, retriever: Retriever) -> Decision:
         """For "what was agreed most recently?": the answer from the newest dated document among the passages
@@ -372,14 +397,14 @@ def _iso_day(value: str | None, name: str) -> str | None:
         raise QuestionError(f"{name}: {error}") from None
 
 
-def _in_period(version: IndexVersion, scope: Collection[str] | None, period: Period) -> Collection[str] | None:
-    """`scope` less the documents dated outside `period`, when some document of it is dated inside;
-    otherwise `scope` unchanged (the period may be an event's, written in the text of any document)."""
+def _in_period(version: IndexVersion, scope: Collection[str] | None, period: Period) -> list[str]:
+    """The documents of `scope` published in `period` and those whose date is unknown, when some are dated
+    in it and some outside (else nothing to narrow: an empty list)."""
     documents = version.manifest.documents
     candidates = documents if scope is None else scope
-    if not any(period.holds(documents[d].published) for d in candidates):
-        return scope
-    return [d for d in candidates if documents[d].published is None or period.holds(documents[d].published)]
+    inside = [d for d in candidates if documents[d].published is None or period.holds(documents[d].published)]
+    dated_inside = any(period.holds(documents[d].published) for d in inside)
+    return inside if dated_inside and len(inside) < len(candidates) else []
 
 
 def _newest_documents(passages: Sequence[Passage]) -> list[Document]:

@@ -15,15 +15,22 @@ from datetime import date
 from assistant.conversation import MAX_TOPICS, is_follow_up
 from assistant.dates import TimeFocus, time_focus
 from assistant.languages import Kind, language_for
-from assistant.textnorm import analyze
+from assistant.textnorm import VIETNAMESE_STOP_WORDS, analyze, unmarked
 
 _FIRST_WORD = re.compile(r"\W*[^\W_]+")
 # Letters that only Vietnamese writes among the languages we meet: a first guess, until a real detector.
 _VIETNAMESE_LETTERS = re.compile("[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]", re.IGNORECASE)
+_LOWER_CASE_WORD = re.compile(r"(?<![\w’'])[^\W\d_A-ZĐÀ-Ỹ][\w’']*")
 
 
 def guess_language(text: str) -> str:
-    return "vi" if _VIETNAMESE_LETTERS.search(text) else "en"
+    """ "vi" when a word written in lower case has letters only Vietnamese writes, or is a Vietnamese function
+    word written with its marks ("là", "thì"); names do not count ("What about Điện Biên?" is English),
+    since English writes Vietnamese names with their marks."""
+    for word in (w.group() for w in _LOWER_CASE_WORD.finditer(unicodedata.normalize("NFC", text))):
+        if _VIETNAMESE_LETTERS.search(word) or (not word.isascii() and word in VIETNAMESE_STOP_WORDS):
+            return "vi"
+    return "en"
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,7 @@ class Question:
     context_terms: tuple[str, ...] = ()
     context_words: tuple[str, ...] = ()  # words of the context the question does not have itself
     time: TimeFocus = field(default_factory=TimeFocus)  # the period it names, whether it wants the most recent
+    marked: tuple[tuple[str, str], ...] = ()  # (word, as written with its marks) for words typed with marks
 
     @property
     def dense_text(self) -> str:
@@ -95,4 +103,5 @@ class Question:
             context_terms=tuple(context_analyzed.terms) if context_analyzed else (),
             context_words=tuple(dict.fromkeys(w for w in context_analyzed.words if w not in own)) if context_analyzed else (),
             time=time_focus(normalized, today or date.today()),
+            marked=tuple({unmarked(m): m for m in reversed(analyzed.marked)}.items()),
         )

@@ -2,7 +2,8 @@
 
 Both sides of every lexical comparison go through :func:`analyze`, so a
 spelling that matches at index time matches at query time: NFKC, case
-folding, Vietnamese diacritics folded (đ → d), English stemming, and joined
+folding, Vietnamese diacritics folded (đ → d) and kept beside (a word written with marks is also a term
+as written), English stemming, English and Vietnamese function words left out, and joined
 compounds so that "Việt Nam", "Viet Nam" and "Vietnam" meet on one term.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
@@ -36,6 +37,16 @@ STOP_WORDS = frozenset(
     """.split()
 )
 
+# Vietnamese function words, as written (lower case, with their marks): folded, several would meet names
+# ("đã" and the "Đà" of Đà Nẵng both fold to "da"), so they are recognised before folding.
+VIETNAMESE_STOP_WORDS = frozenset(
+    """
+    của và các những được là có trong với cho đã sẽ này đó ấy kia một khi thì mà để tại về từ theo như hay
+    hoặc cũng rằng nhằm đến bị vào ra lên nên nhưng đang vẫn rất cùng gì nào ai đâu sao bao nhiêu mấy không
+    chưa hãy vậy thế ạ ở đây đấy nữa lại chỉ đều mỗi việc
+    """.split()
+)
+
 Compounding = Literal["capitalized", "all"]
 
 
@@ -56,14 +67,30 @@ def _stem_word(word: str) -> str:
     return str(_stemmer().stemWord(word))
 
 
+# Function words spelt in ASCII that are also names elsewhere: function words only in lower case.
+_ALSO_NAMES = frozenset("theo cho bao sao ra trong".split())
+
+
+def _vietnamese_function_word(raw: str) -> bool:
+    """A Vietnamese function word. One spelt in ASCII is one in lower case, or capitalised where it is no
+    name ("Ai …?" opening a question; not "Theo" or "Cho"), never in capitals ("AI")."""
+    word = unicodedata.normalize("NFC", raw.casefold())
+    if word not in VIETNAMESE_STOP_WORDS:
+        return False
+    return not raw.isascii() or raw.islower() or (raw.istitle() and word not in _ALSO_NAMES)
+
+
 @lru_cache(maxsize=1 << 16)
 def _word_forms(raw: str) -> tuple[str, str | None]:
     """A word as written -> (folded, stemmed), stemmed None for a stop word.
 
-    Words recur, so analysing a text is mostly cache hits.
+    Every word gets its English stem, marks or not: "Phongsaly" and "Phôngsalỳ" must meet, and the stemmer
+    leaves Vietnamese syllables as they are. Words recur, so analysing a text is mostly cache hits.
     """
     folded = fold(raw)
-    return folded, None if folded in STOP_WORDS else _stem_word(folded)
+    if (raw.isascii() and folded in STOP_WORDS) or _vietnamese_function_word(raw):  # "đô", "số" are no "do", "so"
+        return folded, None
+    return folded, _stem_word(folded)
 
 
 @dataclass(frozen=True)
@@ -80,10 +107,13 @@ class Analyzed:
     pairs: list[tuple[int, int]]
     capitalized: list[bool]
     starts: list[int]
+    marked: list[str] = field(default_factory=list)  # words written with marks, as written (lower case): tones kept
 
     @property
     def terms(self) -> list[str]:
-        return self.words + self.compounds
+        """What BM25 indexes and searches: a word written with marks counts twice, folded and as written, so
+        "Pháp" (France) meets "pháp" and "Phap" but ranks a text writing "Pháp" above one writing "phạt"."""
+        return self.words + self.compounds + self.marked
 
     @property
     def names(self) -> set[str]:
@@ -106,6 +136,7 @@ def analyze(text: str, compounding: Compounding = "capitalized") -> Analyzed:
     pairs: list[tuple[int, int]] = []
     capitalized: list[bool] = []
     starts: list[int] = []
+    marked: list[str] = []
     position = 0
     previous: tuple[str, bool] | None = None  # folded word, capitalised
     for gap, raw in zip(pieces[0::2], pieces[1::2], strict=False):  # the last gap has no word after it
@@ -122,8 +153,22 @@ def analyze(text: str, compounding: Compounding = "capitalized") -> Analyzed:
         words.append(stemmed)
         capitalized.append(capital)
         starts.append(start)
+        if not raw.isascii() and (written := marked_form(raw)) != folded:
+            marked.append(written)
         previous = (folded, capital)
-    return Analyzed(words=words, compounds=compounds, pairs=pairs, capitalized=capitalized, starts=starts)
+    return Analyzed(words=words, compounds=compounds, pairs=pairs, capitalized=capitalized, starts=starts, marked=marked)
+
+
+@lru_cache(maxsize=1 << 16)
+def marked_form(raw: str) -> str:
+    """A word as written, in lower case with its marks (NFC): "Pháp" -> "pháp"."""
+    return unicodedata.normalize("NFC", raw.casefold())
+
+
+@lru_cache(maxsize=1 << 16)
+def unmarked(term: str) -> str:
+    """The folded form of a marked term, to tell which folded words a text writes with marks."""
+    return fold(term)
 
 
 def document_terms(text: str) -> list[str]:

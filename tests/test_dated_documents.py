@@ -132,3 +132,15 @@ def test_eval_takes_the_date_range(dated, tmp_path):
     qa.write_text(json.dumps({"question": PATROLS, "answer": "four", "doc_id": "patrols-2022.txt"}) + "\n", encoding="utf-8")
     code, output = run("eval", "--index", str(index_dir), "--json", "--qa", str(qa), "--until", "2022-12-31")
     assert code == 0 and json.loads(output)["answers"]["answer_accuracy"] == 1.0
+
+
+def test_a_period_that_is_the_event_s_reported_later_still_finds_its_answer(dated):
+    corpus, index_dir = dated
+    (corpus / "review-2025.md").write_text(
+        "---\ndate: 2025-01-20\n---\nIn 2022 the border guards of Dien Bien and Phongsaly seized 12 kg of heroin.\n",
+        encoding="utf-8",
+    )
+    assistant = Assistant(index_dir, corpus)
+    assistant.update()
+    answer = assistant.ask("How many kg of heroin did the border guards seize in 2022?")
+    assert contains_fact(answer.answer, "12 kg") and answer.sources[0].doc_id == "review-2025.md", answer.answer

@@ -6,6 +6,7 @@ import pytest
 
 from assistant.languages import language_for
 from assistant.languages.english import ENGLISH
+from assistant.languages.vietnamese import VIETNAMESE
 
 
 def spans(sentence: str, kind) -> list[str]:
@@ -54,7 +55,7 @@ def test_clause_breaks_are_not_times_or_ranges():
 
 
 def test_a_language_without_a_plug_in_is_served_by_the_fallback():
-    assert language_for("vi") is ENGLISH and language_for("en") is ENGLISH
+    assert language_for("fr") is ENGLISH and language_for("en") is ENGLISH and language_for("vi") is VIETNAMESE
 
 
 @pytest.mark.parametrize(
@@ -129,3 +130,61 @@ SHARED = (
 )
 def test_a_short_answer_widens_to_its_whole_list(sentence, item, whole):
     assert around(sentence, item) == whole
+
+
+def vi_spans(sentence: str, kind) -> list[str]:
+    return [sentence[a:b] for a, b in VIETNAMESE.answer_spans(sentence, kind)]
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Ai chủ trì hội đàm?", "person"),
+        ("ai chu tri hoi dam?", "person"),  # typed without marks
+        ("Hội đàm diễn ra ở đâu?", "place"),
+        ("Đoàn Lào đến từ tỉnh nào?", "place"),
+        ("Hai bên đã ký biên bản khi nào?", "time"),
+        ("Hai bên tổ chức bao nhiêu cuộc tuần tra?", "quantity"),
+        ("Đợt tuần tra kéo dài mấy ngày?", "quantity"),
+        ("Vì sao hai bên tăng cường tuần tra?", None),
+        ("Đầu tiên hai bên làm gì?", None),  # "đầu" (first) is no "đâu" (where)
+    ],
+)
+def test_vietnamese_question_kinds(question, kind):
+    assert VIETNAMESE.answer_kind(question) == kind
+
+
+def test_vietnamese_dates_numbers_names_and_places():
+    sentence = (
+        "Ngày 15/3/2024, Đại tá Nguyễn Văn Hùng dẫn 60 cán bộ đến tỉnh Phôngsalỳ, hai bên ký biên bản ngày 16 tháng 3 năm 2024."
+    )
+    assert vi_spans(sentence, "time") == ["Ngày 15/3/2024", "ngày 16 tháng 3 năm 2024"]
+    assert vi_spans(sentence, "quantity") == ["60"]  # not "hai" of "hai bên", nor the dates' numbers
+    assert vi_spans(sentence, "person") == ["Nguyễn Văn Hùng"]
+    assert vi_spans(sentence, "place") == ["Phôngsalỳ"]
+    assert vi_spans("Đoàn Việt Nam do Đại tá Lê Văn Thành dẫn đầu.", "person") == ["Lê Văn Thành"]  # not the subject
+
+
+@pytest.mark.parametrize(
+    ("question", "follow_up", "kinds"),
+    [
+        ("Ông ấy giữ chức vụ gì?", True, {"person"}),
+        ("Còn phía Lào thì sao?", True, set()),
+        ("Hội đàm diễn ra ở đó khi nào?", True, {"place"}),
+        ("Ai chủ trì hội đàm?", False, set()),
+    ],
+)
+def test_vietnamese_follow_up_cues(question, follow_up, kinds):
+    assert VIETNAMESE.leans_on_earlier_turn(question) is follow_up
+    assert VIETNAMESE.referred_kinds(question) == kinds
+
+
+def test_vietnamese_lists_and_explanations():
+    assert VIETNAMESE.wants_list("Các học viên sẽ thực tập tại những tỉnh nào?")
+    assert not VIETNAMESE.wants_list("Ai là Giám đốc Học viện Biên phòng?")
+    sentence = "Các học viên sẽ thực tập tại các đồn biên phòng tỉnh Sơn La, Điện Biên và Nghệ An."
+    start = sentence.index("Điện Biên")
+    a, b = VIETNAMESE.list_around(sentence, (start, start + len("Điện Biên")))
+    assert sentence[a:b] == "Sơn La, Điện Biên và Nghệ An"
+    assert VIETNAMESE.wants_explanation("Vì sao hai bên tăng cường tuần tra?")
+    assert not VIETNAMESE.wants_explanation("Ai chủ trì hội đàm?")

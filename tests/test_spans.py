@@ -69,6 +69,8 @@ class _Stats:
 class StandIn:
     """Guesses a fixed phrase in each sentence that holds it, with the confidence given for it."""
 
+    languages = None
+
     def __init__(self, phrases: dict[str, float]) -> None:
         self.phrases = phrases
 

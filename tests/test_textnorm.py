@@ -1,3 +1,5 @@
+import unicodedata
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -63,7 +65,29 @@ def test_fold_is_idempotent(text):
 
 
 @given(st.text())
-def test_query_and_document_terms_are_folded(text):
-    for term in query_terms(text) + document_terms(text):
-        assert term == fold(term)
-        assert term
+def test_query_and_document_terms_are_folded_or_kept_as_written(text):
+    for compounding in ("all", "capitalized"):
+        analyzed = analyze(text, compounding)
+        for term in analyzed.words + analyzed.compounds:
+            assert term and term == fold(term)
+        for term in analyzed.marked:  # a word written with marks, kept as written: its folded form is a word too
+            assert term != fold(term) and unicodedata.normalize("NFC", term) == term
+    assert query_terms(text) == analyze(text, "all").terms and document_terms(text) == analyze(text).terms
+
+
+def test_vietnamese_function_words_are_left_out_and_names_meet_with_or_without_marks():
+    analyzed = analyze("Ai đã chủ trì cuộc hội đàm của hai bên tại tỉnh Sơn La?", "all")
+    assert analyzed.words == ["chu", "tri", "cuoc", "hoi", "dam", "hai", "ben", "tinh", "son", "la"]
+    assert "sonla" in analyzed.compounds
+    # "đã" is a function word, the "Đà" of Đà Nẵng is not, though both fold to "da"
+    assert analyze("Đà Nẵng").words == ["da", "nang"] and analyze("đã").words == []
+    # an ASCII spelling is a function word only in lower case: the names Theo and Cho stay
+    assert analyze("Theo Cho theo cho").words == ["theo", "cho"]
+    assert analyze("Phôngsalỳ").words == analyze("Phongsaly").words and analyze("Trường").words == ["truong"]
+
+
+def test_words_written_with_marks_are_kept_as_written_beside_their_folded_form():
+    analyzed = analyze("Thủ đô của Pháp; pháp luật; Phap")
+    assert analyzed.words == ["thu", "do", "phap", "phap", "luat", "phap"]
+    assert analyzed.marked == ["thủ", "đô", "pháp", "pháp", "luật"]  # "Phap", typed without marks, has none
+    assert "pháp" in analyzed.terms and "phap" in analyzed.terms

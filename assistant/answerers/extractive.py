@@ -17,7 +17,7 @@ from assistant.question import Question
 from assistant.records import Answer, Passage, ShortAnswer, Source
 from assistant.segment import count_words
 from assistant.settings import ChoiceWeights, EvidenceWeights, SearchSettings
-from assistant.textnorm import analyze, document_terms
+from assistant.textnorm import analyze, document_terms, unmarked
 
 ABSTENTION = "The documents do not say: no indexed article answers “{question}”."
 
@@ -73,8 +73,15 @@ class Evidence:
 
 
 def matched_words(question: Question, terms: set[str]) -> set[str]:
-    """Question words found in `terms`, counting both words of a compound found joined."""
+    """Question words found in `terms`, counting both words of a compound found joined.
+
+    A word typed with its marks is not found where the text writes the same letters with other marks
+    ("Pháp", France, is not the "phạt" of a fine), but is where the text writes it without any.
+    """
     found = {w for w in question.words if w in terms}
+    if question.marked and found:
+        written_with_marks = {unmarked(t) for t in terms if not t.isascii()}
+        found -= {w for w, as_typed in question.marked if w in written_with_marks and as_typed not in terms}
     for compound, parts in question.compounds:
         if compound in terms:
             found.update(parts)
@@ -189,6 +196,9 @@ def evidence_for(best: Candidate, question: Question, stats: TermStats, weights:
     )
 
 
+RULE_FINDER = RuleFinder()
+
+
 def select(ranked: list[Candidate], question: Question, max_words: int) -> list[Candidate]:
     """The best sentence, then others within `max_words` that add question words it lacks
     or answer as well as it does ("What did they sign?": the minutes and the memorandum). For a
@@ -240,6 +250,8 @@ def find_short_answer(
     an explanation, which gets no short answer either)."""
     if language_for(question.language).wants_explanation(question.text):
         return ranked, None, None
+    if finder.languages is not None and question.language not in finder.languages:
+        finder = RULE_FINDER
     top = ranked[: choice.span_sentences]
     guesses = finder.find(question, [window_of(c) for c in top])
     lead, at = max(((g.confidence, i) for i, g in enumerate(guesses) if g), default=(0.0, 0))
@@ -306,7 +318,7 @@ def answer_question(
     ranked = candidates(passages, question, stats, choice)
     if not ranked:
         return Decision(abstain(question.text), None)
-    ranked, short, confidence = find_short_answer(ranked, question, finder or RuleFinder(), choice)
+    ranked, short, confidence = find_short_answer(ranked, question, finder or RULE_FINDER, choice)
     evidence = replace(evidence_for(ranked[0], question, stats, weights or EvidenceWeights()), span_confidence=confidence)
     if evidence.score < min_evidence:
         return Decision(abstain(question.text), evidence)

@@ -55,6 +55,8 @@ def trim(text: str, start: int, end: int) -> tuple[int, int]:
 class SpanModel:
     """The span model, loaded once; finds the answer span of each window's sentence."""
 
+    languages = frozenset({"en"})  # trained on English SQuAD: other questions go to the rules
+
     def __init__(self, folder: Path = MODEL_FOLDER) -> None:
         import onnxruntime
         from tokenizers import Tokenizer

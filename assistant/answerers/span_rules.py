@@ -84,6 +84,8 @@ class RuleFinder:
     """The language's spans for a date, number, person or place, chosen by the question words around them;
     sure of a span when it finds one, silent for questions of another kind."""
 
+    languages: frozenset[str] | None = None
+
     def find(self, question: Question, windows: list[SentenceWindow]) -> list[SpanGuess | None]:
         found = [rule_span(question, window) for window in windows]
         return [SpanGuess(*span, confidence=1.0) if span else None for span in found]

@@ -42,6 +42,8 @@ class SpanGuess:
 
 
 class SpanFinder(Protocol):
+    languages: frozenset[str] | None  # the question languages it serves; None: any the language plug-ins know
+
     def find(self, question: Question, windows: list[SentenceWindow]) -> list[SpanGuess | None]:
         """For each window, its best span (None when the finder has none), in order."""
         ...

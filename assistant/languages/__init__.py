@@ -3,10 +3,11 @@
 The core (question analysis, sentence choice, short answers, follow-ups)
 asks a `Language` what kind of fact a question wants, which spans of a
 sentence could be that fact, and which words lean on an earlier turn; it
-holds no word list of its own. English (`english.py`) is the one plug-in
-today; Vietnamese adds a module and a line in `LANGUAGES`. A language that
-has no plug-in yet is served by English's, whose patterns for dates,
-numbers and capitalised names carry over to Latin-script text.
+holds no word list of its own. English (`english.py`) and Vietnamese
+(`vietnamese.py`) are the plug-ins; another language is a module and a line
+in `LANGUAGES`. A language that has no plug-in yet is served by English's,
+whose patterns for dates, numbers and capitalised names carry over to
+Latin-script text.
 """
 
 from __future__ import annotations
@@ -72,7 +73,9 @@ class Language(Protocol):
         ...
 
 
-LANGUAGES: Registry[Language] = Registry("language", {"en": "assistant.languages.english:ENGLISH"})
+LANGUAGES: Registry[Language] = Registry(
+    "language", {"en": "assistant.languages.english:ENGLISH", "vi": "assistant.languages.vietnamese:VIETNAMESE"}
+)
 FALLBACK = "en"
 
 

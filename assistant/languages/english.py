@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from assistant.languages import Kind, Span
+from assistant.languages.lists import ListCues, list_span
 from assistant.textnorm import analyze
 
 # "What is general relativity?" asks for no general: the word between "what" and the noun is no verb.
@@ -137,51 +138,18 @@ _LIST_QUESTION = re.compile(
     re.IGNORECASE,
 )
 _NAMING_QUESTION = re.compile(r"\b(?:called|known as|named|termed)\W*$", re.IGNORECASE)  # "What are these cells called?"
-_CLAUSE_WORDS = frozenset("it they them he him she her we us which that who whom".split())  # an item has no pronoun
-# Between two items of a list: ", ", ", and ", " and ", " or ".
-_JOINT_AFTER = re.compile(r",\s+(?:(?:and|or)\s+)?|\s+(?:and|or)\s+")
-_JOINT_BEFORE = re.compile(r"(?:,\s+(?:(?:and|or)\s+)?|\s+(?:and|or)\s+)$")
-_ITEM_END = re.compile(r",\s|\s+(?:and|or)\s+|[;:.!?()]|\s[–—]\s|$")
-# Words that end an item read leftwards (they belong to the sentence, not the list) …
-_BEFORE_LIST = frozenset(
-    "on of in at for to from by with about into over under between among including like as such than and or that which who "
-    "is are was were be been has have had will would can could should may might must do does did".split()
+# Lists: "A, B and C", read with English's conjunctions and the words a list's first item never holds.
+LIST_CUES = ListCues(
+    conjunctions=("and", "or"),
+    before_list=frozenset(
+        "on of in at for to from by with about into over under between among including like as such than and or that "
+        "which who is are was were be been has have had will would can could should may might must do does did".split()
+    ),
+    determiners=frozenset("the a an its their his her our this these those".split()),
+    clause_words=frozenset("it they them he him she her we us which that who whom".split()),
+    verb_endings=("ed", "ing"),
+    possessive_endings=("’s", "'s"),
 )
-_DETERMINERS = frozenset("the a an its their his her our this these those".split())  # … and words that open one
-MAX_ITEM_WORDS = 8
-
-
-def _conjoined(joint: str) -> bool:
-    return bool(re.search(r"\b(?:and|or)\b", joint))
-
-
-def _alike(item: str, span_text: str) -> bool:
-    """Whether `item` could be another item of the list `span_text` is in: a few words, a name beside a name
-    and a common phrase beside a common phrase, no verb form opening it where the span has none."""
-    words, own = item.split(), span_text.split()
-    if not words or len(words) > MAX_ITEM_WORDS:
-        return False
-    if own[0][0].isupper() and not words[0][0].isupper():
-        return False
-    if any(word.lower().strip(",.") in _CLAUSE_WORDS for word in words):
-        return False  # "… and distinguish them from …": a clause, not an item
-    verbish = ("ed", "ing")
-    return not (words[0].lower().endswith(verbish) and not own[0].lower().endswith(verbish))
-
-
-def _first_item(segment: str, span_text: str) -> str:
-    """The end of `segment` that is a list's first item, read leftwards until a word the sentence owns."""
-    words = segment.split()
-    taken: list[str] = []
-    names = span_text[0].isupper()
-    for word in reversed(words):
-        lowered = word.lower()
-        if lowered in _BEFORE_LIST or word.endswith(("’s", "'s")) or (names and not word[0].isupper()):
-            break
-        taken.insert(0, word)
-        if lowered in _DETERMINERS or len(taken) == MAX_ITEM_WORDS:
-            break
-    return " ".join(taken)
 
 
 def _is_rank(word: str) -> bool:
@@ -293,35 +261,7 @@ class English:
         return bool(_LIST_QUESTION.search(question)) and not _NAMING_QUESTION.search(question)
 
     def list_around(self, sentence: str, span: Span) -> Span:
-        start, end = span
-        span_text = sentence[start:end]
-        if not span_text.strip():
-            return span
-        conjoined = False
-        right = at = end
-        while (joint := _JOINT_AFTER.match(sentence, at)) is not None:
-            stop = _ITEM_END.search(sentence, joint.end())
-            item_end = stop.start() if stop else len(sentence)
-            if not _alike(sentence[joint.end() : item_end], span_text):
-                break
-            at = item_end
-            if _conjoined(joint.group()):  # the item after "and" ends the list
-                conjoined, right = True, at
-                break
-        left = at = start
-        while (joint := _JOINT_BEFORE.search(sentence, 0, at)) is not None:
-            if _conjoined(joint.group()) and conjoined:
-                break  # a list has one "and"
-            segment = sentence[: joint.start()]
-            segment = segment[segment.rfind(",") + 1 :]
-            item = _first_item(segment, span_text)
-            if not item or not _alike(item, span_text):
-                break
-            conjoined |= _conjoined(joint.group())
-            left = at = joint.start() - len(item)
-            if item != segment.strip():
-                break  # cut short by a word of the sentence: the list's first item
-        return (left, right) if conjoined else span
+        return list_span(sentence, span, LIST_CUES)
 
 
 ENGLISH = English()
