@@ -24,6 +24,13 @@ index: install
 run: install
 	HF_HUB_OFFLINE=1 $(BIN)/python app.py
 
+# A Milvus server (milvus-lite) for the milvus backend by hand: ASSISTANT_BACKEND=milvus then talks to it.
+# Loopback only; its data stay in index/milvus-lite/ (the tests start servers of their own).
+.PHONY: milvus
+MILVUS_PORT ?= 19530
+milvus: install
+	$(BIN)/milvus-lite server --data-dir index/milvus-lite --host 127.0.0.1 --port $(MILVUS_PORT)
+
 # ruff everywhere; mypy --strict on the package (pyproject.toml says which libraries lack types).
 lint: install
 	$(BIN)/ruff check .

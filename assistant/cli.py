@@ -1,4 +1,4 @@
-"""The `assistant` command: index, add, remove, watch, ask, chat, search, eval, docs, show, info.
+"""The `assistant` command: index, add, remove, watch, ask, chat, search, eval, docs, show, migrate, info.
 
 A thin face over `Assistant`: it parses arguments, prints, and turns a user's
 mistake into one line and a non-zero exit, never a traceback.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,12 +18,21 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from assistant import quiet_libraries
-from assistant.backends import MODES, Mode
+from assistant.backends import MODES, Mode, backend_names
 from assistant.dates import parse_iso_day
 from assistant.embedders import embedder_names
 from assistant.errors import AssistantError, QuestionError, UnknownDocumentError
 from assistant.records import Answer, Passage
-from assistant.settings import BM25_METHODS, CORPUS_ENV, DEFAULT_CORPUS, DEFAULT_INDEX, INDEX_ENV, BM25Params, IndexSettings
+from assistant.settings import (
+    BACKEND_ENV,
+    BM25_METHODS,
+    CORPUS_ENV,
+    DEFAULT_CORPUS,
+    DEFAULT_INDEX,
+    INDEX_ENV,
+    BM25Params,
+    IndexSettings,
+)
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
@@ -203,10 +213,18 @@ def format_passage(passage: Passage) -> str:
 
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
-def main(verbose: bool) -> None:
+@click.option(
+    "--backend",
+    type=click.Choice(backend_names()),
+    default=None,
+    help=f"Where the index lives [default: {BACKEND_ENV} or local]; milvus reads ASSISTANT_MILVUS_URI.",
+)
+def main(verbose: bool, backend: str | None) -> None:
     """Answer questions from cooperation articles, quoting their sentences."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s: %(message)s")
     quiet_libraries()
+    if backend is not None:
+        os.environ[BACKEND_ENV] = backend  # every Assistant this command makes opens it
 
 
 wait_option = click.option(
@@ -249,7 +267,8 @@ def index(
 
     Settings not given are those of the existing index; changing one rebuilds everything.
     """
-    report = _assistant(index_dir, corpus_dir).update(
+    assistant = _assistant(index_dir, corpus_dir)
+    report = assistant.update(
         full=full,
         progress=sys.stderr.isatty(),
         wait=wait,
@@ -259,7 +278,7 @@ def index(
         embedder=embedder,
         bm25_method=bm25_method,
     )
-    click.echo(f"{report.summary()} → {index_dir}/")
+    click.echo(f"{report.summary()} → {assistant.backend.location}")
 
 
 @main.command()
@@ -270,11 +289,12 @@ def index(
 @user_errors
 def add(corpus_dir: Path, index_dir: Path, wait: float, files: tuple[Path, ...]) -> None:
     """Copy article FILES into the corpus and index them."""
-    admissions, report = _assistant(index_dir, corpus_dir).add_files(files, wait=wait)
+    assistant = _assistant(index_dir, corpus_dir)
+    admissions, report = assistant.add_files(files, wait=wait)
     for admission in admissions:
         click.echo(admission.describe())
     if report is not None:
-        click.echo(f"{report.summary()} → {index_dir}/")
+        click.echo(f"{report.summary()} → {assistant.backend.location}")
 
 
 @main.command()
@@ -285,10 +305,11 @@ def add(corpus_dir: Path, index_dir: Path, wait: float, files: tuple[Path, ...])
 @user_errors
 def remove(corpus_dir: Path, index_dir: Path, wait: float, doc_ids: tuple[str, ...]) -> None:
     """Delete the articles DOC_IDS (paths relative to the corpus) from the corpus and the index."""
-    removed, report = _assistant(index_dir, corpus_dir).remove_articles(doc_ids, wait=wait)
+    assistant = _assistant(index_dir, corpus_dir)
+    removed, report = assistant.remove_articles(doc_ids, wait=wait)
     for doc_id in removed:
         click.echo(f"removed {doc_id}")
-    click.echo(f"{report.summary()} → {index_dir}/")
+    click.echo(f"{report.summary()} → {assistant.backend.location}")
 
 
 @main.command()
@@ -453,6 +474,26 @@ def show(index_dir: Path, as_json: bool, doc_id: str) -> None:
         _emit_json(assistant.documents()[doc_id].describe(doc_id, len(document.text)))
     else:
         click.echo(document.text, nl=False)
+
+
+@main.command()
+@index_option
+@click.option("--from", "source", type=click.Choice(backend_names()), default="local", show_default=True)
+@click.option("--to", "target", type=click.Choice(backend_names()), required=True)
+@wait_option
+@user_errors
+def migrate(index_dir: Path, source: str, target: str, wait: float) -> None:
+    """Copy the index in use into another backend, vectors and all: nothing is embedded again."""
+    from assistant.backends import open_backend
+    from assistant.migrate import copy_version
+
+    if source == target:
+        raise click.BadParameter("--from and --to name the same backend", param_hint="--to")
+    version = open_backend(source, index_dir).open()
+    destination = open_backend(target, index_dir)
+    name = copy_version(version, destination, wait)
+    manifest = version.manifest
+    click.echo(f"copied {len(manifest.documents)} documents, {manifest.chunk_count} chunks → {destination.location} ({name})")
 
 
 @main.command()

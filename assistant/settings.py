@@ -8,6 +8,7 @@ how an index is queried and answered from.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,37 @@ def default_index_dir() -> Path:
 
 def default_backend() -> str:
     return os.environ.get(BACKEND_ENV, DEFAULT_BACKEND)
+
+
+# The `milvus` backend's server: where it is, the token it wants (user:password, or an API key), the
+# database, and the prefix of every collection the assistant makes there (several indexes can share one server).
+MILVUS_URI_ENV, MILVUS_TOKEN_ENV = "ASSISTANT_MILVUS_URI", "ASSISTANT_MILVUS_TOKEN"
+MILVUS_DB_ENV, MILVUS_PREFIX_ENV = "ASSISTANT_MILVUS_DB", "ASSISTANT_MILVUS_PREFIX"
+DEFAULT_MILVUS_URI, DEFAULT_MILVUS_PREFIX = "http://127.0.0.1:19530", "assistant"
+
+
+@dataclass(frozen=True)
+class MilvusSettings:
+    uri: str = DEFAULT_MILVUS_URI
+    token: str = field(default="", repr=False)  # never printed: it is a password
+    database: str = ""  # the server's default database
+    prefix: str = DEFAULT_MILVUS_PREFIX
+
+    def __post_init__(self) -> None:
+        # Collection names allow letters, digits and underscores; ours append "_" and up to 24 more.
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,199}", self.prefix):
+            raise ValueError(f"invalid Milvus collection prefix {self.prefix!r}: use letters, digits and underscores")
+        if not self.uri:
+            raise ValueError("the Milvus URI is empty; set ASSISTANT_MILVUS_URI, e.g. http://127.0.0.1:19530")
+
+    @classmethod
+    def from_env(cls) -> MilvusSettings:
+        return cls(
+            uri=os.environ.get(MILVUS_URI_ENV, DEFAULT_MILVUS_URI),
+            token=os.environ.get(MILVUS_TOKEN_ENV, ""),
+            database=os.environ.get(MILVUS_DB_ENV, ""),
+            prefix=os.environ.get(MILVUS_PREFIX_ENV, DEFAULT_MILVUS_PREFIX),
+        )
 
 
 def _choice(kind: str, value: str, valid: tuple[str, ...]) -> None:

@@ -142,7 +142,7 @@ def test_an_unknown_backend_is_one_line(folders, monkeypatch):
     _, index_dir = folders
     monkeypatch.setenv("ASSISTANT_BACKEND", "bogus")
     result = CliRunner().invoke(main, ["info", "--index", str(index_dir)])
-    assert result.exit_code == 1 and result.output.strip() == "Error: unknown index backend 'bogus'; choose from local"
+    assert result.exit_code == 1 and result.output.strip() == "Error: unknown index backend 'bogus'; choose from local, milvus"
 
 
 def test_an_assistant_made_from_a_version_follows_its_index_only_when_told_where(folders, assistant):

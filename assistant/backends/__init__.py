@@ -6,9 +6,10 @@ writer does meanwhile. A writer holds the backend's lock (`writing`), builds
 on the version in use, and `commit`s a new one, which becomes visible all at
 once. The indexer decides what changed; a backend only stores and searches.
 
-`local` (folders of plain files: FAISS, bm25s, generations behind a
-pointer) is the one implementation today. Adding one is a module (or
-package), a line in `BACKENDS`, and the backend contract suite
+Two implementations: `local` (folders of plain files: FAISS, bm25s,
+generations behind a pointer) and `milvus` (collections in a Milvus server
+that several app servers share; README, "Scaling out"). Adding one is a
+module (or package), a line in `BACKENDS`, and the backend contract suite
 (tests/contracts/test_backend_contract.py) passing against it.
 """
 
@@ -139,7 +140,13 @@ class IndexBackend(Protocol):
 
 
 # An implementation: the index folder (a cache, for a backend that lives elsewhere) -> a backend.
-BACKENDS: Registry[Callable[[Path], IndexBackend]] = Registry("index backend", {"local": "assistant.backends.local:LocalBackend"})
+BACKENDS: Registry[Callable[[Path], IndexBackend]] = Registry(
+    "index backend", {"local": "assistant.backends.local:LocalBackend", "milvus": "assistant.backends.milvus:MilvusBackend"}
+)
+
+
+def backend_names() -> tuple[str, ...]:
+    return BACKENDS.names()
 
 
 def open_backend(name: str, index_dir: Path) -> IndexBackend:

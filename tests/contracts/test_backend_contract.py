@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from assistant.segment import chunk_text
 from assistant.settings import IndexSettings, SearchSettings
 from assistant.textnorm import document_terms, query_terms
 from tests.fakes import DIMENSION, HASHING_EMBEDDER, HashingEncoder
+from tests.milvus_server import milvus_server  # noqa: F401  (the server fixture MAKERS["milvus"] uses)
 
 ENCODER = HashingEncoder()
 SETTINGS = IndexSettings(model="test-model", chunk_words=20, overlap_sentences=0, embedder=HASHING_EMBEDDER)
@@ -46,8 +48,17 @@ ARTICLES = {
         "The Border Guard Command presented forty cattle to poor Lao households in Houaphanh province.",
     ),
 }
-# A backend that needs more than a folder (a server) gets its maker here.
-MAKERS: dict[str, Callable[[Path], IndexBackend]] = {}
+
+
+# A backend that needs more than a folder (a server) gets its maker here: given the test's request (to start
+# the server through a fixture), it returns a maker of handles on one fresh index. Such tests are slow.
+def _milvus(request: pytest.FixtureRequest) -> Callable[[Path], IndexBackend]:
+    from assistant.backends.milvus import MilvusBackend
+
+    return partial(MilvusBackend, settings=request.getfixturevalue("milvus_server").settings())
+
+
+MAKERS: dict[str, Callable[[pytest.FixtureRequest], Callable[[Path], IndexBackend]]] = {"milvus": _milvus}
 
 
 def prepared(doc_id: str, title: str, text: str) -> PreparedDocument:
@@ -81,11 +92,11 @@ def all_prepared() -> dict[str, PreparedDocument]:
     return {doc_id: prepared(doc_id, title, text) for doc_id, (title, text) in ARTICLES.items()}
 
 
-@pytest.fixture(params=BACKENDS.names())
+@pytest.fixture(params=[pytest.param(name, marks=[pytest.mark.slow] if name in MAKERS else []) for name in BACKENDS.names()])
 def make_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], IndexBackend]:
     """A maker of handles on one fresh index, so a test can open a second handle as another process would."""
     name: str = request.param
-    maker = MAKERS.get(name, lambda folder: open_backend(name, folder))
+    maker = MAKERS[name](request) if name in MAKERS else partial(open_backend, name)
     return lambda: maker(tmp_path / "index")
 
 

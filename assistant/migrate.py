@@ -1,0 +1,38 @@
+"""Copy an index from one backend to another (`assistant migrate --to milvus`): nothing is embedded again.
+
+Everything a version holds comes across as it is — documents and their
+texts, chunks with their offsets, every sentence vector, the manifest with
+its settings — through the `IndexVersion` protocol, so any backend can be
+the source. The BM25 terms are the one thing the protocol does not hand
+over; they are made again from the stored texts by the same analyser the
+indexer used (cheap: no model).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from assistant.backends import IndexBackend, IndexUpdate, IndexVersion, PreparedDocument
+from assistant.indexer import searchable_text
+from assistant.records import Chunk
+from assistant.textnorm import document_terms
+
+
+def copy_version(source: IndexVersion, target: IndexBackend, wait: float = 60.0) -> str:
+    """Store `source` as the new version of `target` (a full rebuild there, vectors and all); returns its name."""
+    manifest = source.manifest
+    fresh: dict[str, PreparedDocument] = {}
+    first = 0
+    for doc_id, record in manifest.documents.items():
+        document = source.documents[doc_id]
+        stored = [source.chunk(i) for i in range(first, first + record.chunks)]
+        first += record.chunks
+        chunks = [Chunk(n, doc_id, c.start, c.end, c.sentences) for n, c in enumerate(stored)]
+        rows = [vector for _, vector in source.sentence_vectors(doc_id)]
+        vectors = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, manifest.dimension), dtype=np.float32)
+        terms = [document_terms(searchable_text(document, chunk)) for chunk in chunks]
+        fresh[doc_id] = PreparedDocument(document, chunks, terms, vectors)
+    with target.writing(wait):
+        return target.commit(IndexUpdate(dataclasses.replace(manifest, files={}), fresh), None)
