@@ -32,6 +32,7 @@ from assistant.errors import (
 )
 from assistant.indexer import UpdateReport, update_index
 from assistant.ingest import Admission, admit, read_upload, withdraw
+from assistant.languages import language_for
 from assistant.question import Question
 from assistant.records import Answer, Document, DocumentRecord, Manifest, Passage
 from assistant.retriever import Retriever
@@ -264,7 +265,8 @@ class Assistant:
                 break
         answer = decision.answer
         if published := answer.sources[0].published:
-            answer = dataclasses.replace(answer, answer=f"Latest ({published}): {answer.answer}")
+            lead = language_for(question.language).latest.format(date=published)
+            answer = dataclasses.replace(answer, answer=f"{lead}{answer.answer}")
         return dataclasses.replace(decision, answer=answer)
 
     # What is indexed

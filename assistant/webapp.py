@@ -42,6 +42,57 @@ EXAMPLES = [
     "Who co-chaired the fifth Việt Nam – Laos defence policy dialogue?",
     "What did the Son La Border Guard Command provide to the Lao partners?",
 ]
+# Shown beside the English ones when the corpus holds Vietnamese articles.
+VIETNAMESE_EXAMPLES = [
+    "Ai chủ trì hội đàm?",
+    "Hai bên đã ký những văn bản gì?",
+    "Hai bên thống nhất phối hợp trong những lĩnh vực nào?",
+]
+# The page's own words, in English and Vietnamese. Gradio's own translations know no Vietnamese (its
+# I18n picks only from the languages it ships), so the page is labelled from here: in the language the
+# browser asks for first (Accept-Language), and again whenever the language switch changes.
+PAGE_TEXT = {
+    "en": {
+        "heading": "## Cooperation documents assistant\nAnswers quote the articles word for word; [n] marks each source.",
+        "conversation": "Conversation",
+        "ask": "Ask about the articles…",
+        "clear": "Clear chat",
+        "sources": "### Sources",
+        "documents": "Search only these documents (empty: all)",
+        "since": "Published from",
+        "until": "to",
+        "day": "YYYY-MM-DD",
+        "upload": f"Add documents ({' '.join(suffixes())}; at most {MAX_BYTES // (1024 * 1024)} MB each)",
+    },
+    "vi": {
+        "heading": "## Trợ lý tài liệu hợp tác\nCâu trả lời trích nguyên văn các bài viết; [n] đánh dấu từng nguồn.",
+        "conversation": "Hội thoại",
+        "ask": "Hỏi về các bài viết…",
+        "clear": "Xóa hội thoại",
+        "sources": "### Nguồn",
+        "documents": "Chỉ tìm trong các tài liệu này (để trống: tất cả)",
+        "since": "Xuất bản từ ngày",
+        "until": "đến ngày",
+        "day": "NNNN-TT-NN",
+        "upload": f"Thêm tài liệu ({' '.join(suffixes())}; tối đa {MAX_BYTES // (1024 * 1024)} MB mỗi tệp)",
+    },
+}
+LANGUAGE_CHOICES = [("English", "en"), ("Tiếng Việt", "vi")]
+
+
+def page_language(accept_language: str) -> str:
+    """The page's language for an Accept-Language header: the first of ours it names, by preference."""
+    wanted = []
+    for position, part in enumerate(accept_language.split(",")):
+        tag, _, quality = part.strip().partition(";q=")
+        try:
+            weight = float(quality) if quality else 1.0
+        except ValueError:
+            weight = 0.0
+        wanted.append((-weight, position, tag.split("-")[0].lower()))
+    return next((code for _, _, code in sorted(wanted) if code in PAGE_TEXT), "en")
+
+
 CSS = """
 .source { border: 1px solid #d0d7de; border-radius: 8px; padding: 8px 10px; margin-bottom: 8px; }
 .source-meta { color: #57606a; font-size: 0.85em; }
@@ -61,6 +112,15 @@ def status_line(assistant: Assistant) -> str:
     return escape_markdown(
         f"{info['documents']} documents · {info['chunks']} chunks · model {info['model']} · built {info['built_at']}"
     )
+
+
+def examples_for(assistant: Assistant) -> list[str]:
+    """The example questions: English ones, and Vietnamese ones when some indexed article is in Vietnamese."""
+    try:
+        vietnamese = any(r.metadata.get("language") == "vi" for r in assistant.documents().values())
+    except AssistantError:
+        vietnamese = False
+    return EXAMPLES + VIETNAMESE_EXAMPLES if vietnamese else EXAMPLES
 
 
 def document_choices(assistant: Assistant) -> list[tuple[str, str]]:
@@ -146,6 +206,26 @@ class ChatHandlers:
         message = "\n\n".join(escape_markdown(line) for line in lines)
         return message, gr.Dropdown(choices=document_choices(self.assistant)), status_line(self.assistant), None
 
+    def browser_language(self, request: gr.Request) -> tuple[Any, ...]:
+        """The page in the language the browser asks for first: the switch set to it, every label in it."""
+        code = page_language(request.headers.get("accept-language", "") if request is not None else "")
+        return (code, *self.relabel(code))
+
+    def relabel(self, code: str) -> tuple[Any, ...]:
+        """Every label of the page in the language `code`, in the order build_app lists them."""
+        text = PAGE_TEXT.get(code, PAGE_TEXT["en"])
+        return (
+            text["heading"],
+            gr.update(label=text["conversation"]),
+            gr.update(placeholder=text["ask"]),
+            gr.update(value=text["clear"]),
+            text["sources"],
+            gr.update(label=text["documents"]),
+            gr.update(label=text["since"], info=text["day"]),
+            gr.update(label=text["until"], info=text["day"]),
+            gr.update(label=text["upload"]),
+        )
+
     def refresh_page(self) -> tuple[str, Any]:
         self.assistant.refresh()
         return status_line(self.assistant), gr.Dropdown(choices=document_choices(self.assistant))
@@ -173,33 +253,33 @@ def build_app(assistant: Assistant, stream_delay: float = 0.015) -> gr.Blocks:
     handlers = ChatHandlers(assistant, stream_delay)
     app: gr.Blocks
     with gr.Blocks(title="Cooperation documents assistant", delete_cache=(UPLOAD_SWEEP_S, UPLOAD_MAX_AGE_S)) as app:
-        gr.Markdown("## Cooperation documents assistant\nAnswers quote the articles word for word; [n] marks each source.")
+        text = PAGE_TEXT["en"]
+        heading = gr.Markdown(text["heading"])
         status = gr.Markdown(status_line(assistant), elem_id="status")
         state = gr.State(ConversationState())
         with gr.Row():
             with gr.Column(scale=3):
-                chatbot = gr.Chatbot(label="Conversation", elem_id="chat", height=460, buttons=["copy"], feedback_options=None)
-                question = gr.Textbox(
-                    placeholder="Ask about the articles…", show_label=False, elem_id="question", submit_btn=True
+                chatbot = gr.Chatbot(
+                    label=text["conversation"], elem_id="chat", height=460, buttons=["copy"], feedback_options=None
                 )
-                gr.Examples(EXAMPLES, inputs=question)
-                clear_button = gr.Button("Clear chat", elem_id="clear", size="sm")
+                question = gr.Textbox(placeholder=text["ask"], show_label=False, elem_id="question", submit_btn=True)
+                gr.Examples(examples_for(assistant), inputs=question)
+                clear_button = gr.Button(text["clear"], elem_id="clear", size="sm")
+                language = gr.Radio(LANGUAGE_CHOICES, value="en", show_label=False, elem_id="language", container=False)
             with gr.Column(scale=2):
-                gr.Markdown("### Sources")
+                sources_heading = gr.Markdown(text["sources"])
                 sources = gr.HTML(elem_id="sources")
                 documents = gr.Dropdown(
                     choices=document_choices(assistant),
                     multiselect=True,
-                    label="Search only these documents (empty: all)",
+                    label=text["documents"],
                     elem_id="documents",
                 )
                 with gr.Row():
-                    since = gr.DateTime(
-                        include_time=False, type="string", label="Published from", elem_id="since", info="YYYY-MM-DD"
-                    )
-                    until = gr.DateTime(include_time=False, type="string", label="to", elem_id="until", info="YYYY-MM-DD")
+                    since = gr.DateTime(include_time=False, type="string", label=text["since"], elem_id="since", info=text["day"])
+                    until = gr.DateTime(include_time=False, type="string", label=text["until"], elem_id="until", info=text["day"])
                 files = gr.File(
-                    label=f"Add documents ({' '.join(suffixes())}; at most {MAX_BYTES // (1024 * 1024)} MB each)",
+                    label=text["upload"],
                     file_types=list(suffixes()),
                     file_count="multiple",
                     elem_id="upload",
@@ -215,6 +295,9 @@ def build_app(assistant: Assistant, stream_delay: float = 0.015) -> gr.Blocks:
         chatbot.clear(handlers.clear, None, [chatbot, state, sources], api_visibility="private")  # its trash icon
         files.upload(handlers.upload, files, [upload_status, documents, status, files], api_visibility="private")
         app.load(handlers.refresh_page, None, [status, documents], api_visibility="private")
+        labelled = [heading, chatbot, question, clear_button, sources_heading, documents, since, until, files]
+        app.load(handlers.browser_language, None, [language, *labelled], api_visibility="private")
+        language.change(handlers.relabel, language, labelled, api_visibility="private")
         gr_api(handlers.ask, api_name="ask")
         gr_api(handlers.ask_dated, api_name="ask_dated")
     return app

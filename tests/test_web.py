@@ -297,3 +297,24 @@ def test_upload_a_pdf_then_ask_and_its_page_is_shown(page, tmp_path):
     sources = page.inner_text("#sources")
     assert "border-gates-report.pdf" in sources and "page 2" in sources and "published 2023-03-29" in sources
     page.screenshot(path=str(ARTIFACTS / "pdf-upload.png"), full_page=True)
+
+
+def test_the_page_speaks_the_browser_s_language(browser, server):
+    english = browser.new_context(locale="en-US").new_page()
+    english.goto(server[0])
+    english.wait_for_selector("#question textarea", timeout=60_000)
+    english.wait_for_timeout(1000)  # the page's load events have run
+    assert english.get_attribute("#question textarea", "placeholder") == "Ask about the articles…"
+    vietnamese = browser.new_context(locale="vi-VN").new_page()
+    vietnamese.goto(server[0])
+    vietnamese.wait_for_selector("#question textarea", timeout=60_000)
+    vietnamese.wait_for_function(  # labelled once the page has loaded
+        "() => document.querySelector('#question textarea').placeholder === 'Hỏi về các bài viết…'", timeout=30_000
+    )
+    assert "Nguồn" in vietnamese.inner_text("body") and "Xóa hội thoại" in vietnamese.inner_text("#clear")
+    assert "do not say" not in (said := ask(vietnamese, "Thủ đô của Pháp là gì?")) and "Các tài liệu không nói" in said
+    vietnamese.screenshot(path=str(ARTIFACTS / "vietnamese-page.png"), full_page=True)
+    english.get_by_label("Tiếng Việt").check()  # the switch
+    english.wait_for_function("() => document.querySelector('#question textarea').placeholder === 'Hỏi về các bài viết…'")
+    english.context.close()
+    vietnamese.context.close()

@@ -19,8 +19,6 @@ from assistant.segment import count_words
 from assistant.settings import ChoiceWeights, EvidenceWeights, SearchSettings
 from assistant.textnorm import analyze, document_terms, unmarked
 
-ABSTENTION = "The documents do not say: no indexed article answers “{question}”."
-
 
 @dataclass
 class Candidate:
@@ -229,8 +227,10 @@ def select(ranked: list[Candidate], question: Question, max_words: int) -> list[
     return chosen
 
 
-def abstain(question: str) -> Answer:
-    return Answer(question=question, answer=ABSTENTION.format(question=question.strip()), abstained=True, sources=[])
+def abstain(question: Question) -> Answer:
+    """The answer that says the documents do not answer, in the question's language."""
+    said = language_for(question.language).abstention.format(question=question.text.strip())
+    return Answer(question=question.text, answer=said, abstained=True, sources=[])
 
 
 def window_of(candidate: Candidate) -> SentenceWindow:
@@ -317,11 +317,11 @@ def answer_question(
     choice = choice or ChoiceWeights()
     ranked = candidates(passages, question, stats, choice)
     if not ranked:
-        return Decision(abstain(question.text), None)
+        return Decision(abstain(question), None)
     ranked, short, confidence = find_short_answer(ranked, question, finder or RULE_FINDER, choice)
     evidence = replace(evidence_for(ranked[0], question, stats, weights or EvidenceWeights()), span_confidence=confidence)
     if evidence.score < min_evidence:
-        return Decision(abstain(question.text), evidence)
+        return Decision(abstain(question), evidence)
     return Decision(compose(question.text, select(ranked, question, max_words), short), evidence)
 
 

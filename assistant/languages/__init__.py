@@ -22,6 +22,8 @@ Span = tuple[int, int]
 
 class Language(Protocol):
     code: str
+    abstention: str  # what an abstention says, with {question}: "The documents do not say: …"
+    latest: str  # what leads the answer to a question for the most recent, with {date}: "Latest (…): "
 
     def answer_kind(self, question: str) -> Kind | None:
         """The kind of fact `question` asks for, or None when it wants something else (an explanation, a thing)."""

@@ -192,6 +192,8 @@ def _name_groups(sentence: str) -> list[tuple[int, int, int]]:
 
 class English:
     code = "en"
+    abstention = "The documents do not say: no indexed article answers “{question}”."
+    latest = "Latest ({date}): "
 
     def answer_kind(self, question: str) -> Kind | None:
         lowered = question.lower()

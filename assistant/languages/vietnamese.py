@@ -109,6 +109,8 @@ def _name_runs(sentence: str) -> list[tuple[int, int, int]]:
 
 class Vietnamese:
     code = "vi"
+    abstention = "Các tài liệu không nói điều này: không bài viết nào đã lập chỉ mục trả lời “{question}”."
+    latest = "Mới nhất ({date}): "
 
     def answer_kind(self, question: str) -> Kind | None:
         folded = _folded_question(question)
