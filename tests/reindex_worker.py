@@ -1,6 +1,7 @@
 """Re-indexes a corpus in a loop until killed: each round renames one article and updates the index.
 
-Run by tests/test_crash_safety.py, which kills it with SIGKILL at random moments.
+Run by tests/test_crash_safety.py, which kills it with SIGKILL at random moments; it says "updated" after
+each round, so the test can time a round on this machine as it is loaded now.
 Titles come from each article's heading, so a rename changes no chunk text and
 no model is needed: every round is mostly the writing of a new generation.
 """
@@ -23,6 +24,7 @@ def main() -> None:
         article = articles[step % len(articles)]
         article.rename(article.with_name(f"{article.stem.split('~')[0]}~{step}.md"))
         update_index(corpus, index, backend=backend)
+        print("updated", flush=True)
 
 
 if __name__ == "__main__":
