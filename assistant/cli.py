@@ -279,6 +279,23 @@ def index(
         bm25_method=bm25_method,
     )
     click.echo(f"{report.summary()} → {assistant.backend.location}")
+    if hint := _model_hint(assistant):
+        click.echo(hint, err=True)
+
+
+def _model_hint(assistant: Assistant) -> str | None:
+    """A suggestion to index with the multilingual model when Vietnamese articles are indexed with another."""
+    from assistant.embedders import MULTILINGUAL_ALIASES
+
+    if assistant.info()["model"] in MULTILINGUAL_ALIASES:
+        return None
+    vietnamese = sum(record.metadata.get("language") == "vi" for record in assistant.documents().values())
+    if not vietnamese:
+        return None
+    return (
+        f"note: {vietnamese} Vietnamese article(s) indexed with an English-only model; for Vietnamese questions "
+        f"index with: assistant index --full --model multilingual-e5-small"
+    )
 
 
 @main.command()

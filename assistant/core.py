@@ -209,6 +209,7 @@ class Assistant:
             decision, passages = self._of_period(analysed, decision, passages, narrowed, k, retriever)
         if analysed.time.latest:
             decision = self._newest_answer(analysed, passages, decision, retriever)
+        decision = _say_other_language(analysed, decision, {p.document.doc_id: p.document for p in passages})
         if state is not None:
             state.record(analysed, decision.answer)
         return dataclasses.replace(decision, documents={p.document.doc_id: p.document for p in passages})
@@ -407,6 +408,20 @@ def _in_period(version: IndexVersion, scope: Collection[str] | None, period: Per
     inside = [d for d in candidates if documents[d].published is None or period.holds(documents[d].published)]
     dated_inside = any(period.holds(documents[d].published) for d in inside)
     return inside if dated_inside and len(inside) < len(candidates) else []
+
+
+def _say_other_language(question: Question, decision: Decision, documents: Mapping[str, Document]) -> Decision:
+    """An answer quoted from an article in another language than the question's says so first ("From an
+    article in Vietnamese: …"); the quotes stay in the article's own language."""
+    answer = decision.answer
+    if answer.abstained or not answer.sources or answer.sources[0].doc_id not in documents:
+        return decision
+    written_in = documents[answer.sources[0].doc_id].metadata.get("language")
+    language = language_for(question.language)
+    if not written_in or written_in == question.language or written_in not in language.language_names:
+        return decision
+    lead = language.quoted_from.format(language=language.language_names[written_in])
+    return dataclasses.replace(decision, answer=dataclasses.replace(answer, answer=f"{lead}{answer.answer}"))
 
 
 def _newest_documents(passages: Sequence[Passage]) -> list[Document]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from stat import S_ISREG
 
 from assistant.dates import published_date
+from assistant.languages.detect import detect_language
 from assistant.readers import UnreadableDocument, reader_for, suffixes
 from assistant.records import Document
 
@@ -80,6 +81,11 @@ def extract(doc_id: str, data: bytes) -> Document:
     if reader is None:
         raise UnreadableDocument(f"no reader for {Path(doc_id).suffix or 'files without a suffix'}")
     extracted = reader.read(data, Path(doc_id).name)
+    metadata = dict(extracted.metadata)
+    if not metadata.get("language"):  # front matter and <html lang> say it; otherwise the text does
+        language = detect_language(extracted.text[extracted.body_start :])
+        if language is not None:
+            metadata["language"] = language
     return Document(
         doc_id=doc_id,
         path=doc_id,
@@ -88,7 +94,7 @@ def extract(doc_id: str, data: bytes) -> Document:
         sha256=hashlib.sha256(data).hexdigest(),
         body_start=extracted.body_start,
         format=extracted.format,
-        metadata=dict(extracted.metadata),
+        metadata=metadata,
         pages=extracted.pages,
         published=published_date(extracted.metadata, extracted.text, extracted.body_start),
     )

@@ -15,6 +15,7 @@ from datetime import date
 from assistant.conversation import MAX_TOPICS, is_follow_up
 from assistant.dates import TimeFocus, time_focus
 from assistant.languages import Kind, language_for
+from assistant.languages.detect import detect_language
 from assistant.textnorm import VIETNAMESE_STOP_WORDS, analyze, unmarked
 
 _FIRST_WORD = re.compile(r"\W*[^\W_]+")
@@ -24,9 +25,10 @@ _LOWER_CASE_WORD = re.compile(r"(?<![\w’'])[^\W\d_A-ZĐÀ-Ỹ][\w’']*")
 
 
 def guess_language(text: str) -> str:
-    """ "vi" when a word written in lower case has letters only Vietnamese writes, or is a Vietnamese function
-    word written with its marks ("là", "thì"); names do not count ("What about Điện Biên?" is English),
-    since English writes Vietnamese names with their marks."""
+    """What serves when the detector cannot tell (a question of names and numbers): "vi" when a word written
+    in lower case has letters only Vietnamese writes, or is a Vietnamese function word written with its marks
+    ("là", "thì"); names do not count ("What about Điện Biên?" is English), since English writes Vietnamese
+    names with their marks."""
     for word in (w.group() for w in _LOWER_CASE_WORD.finditer(unicodedata.normalize("NFC", text))):
         if _VIETNAMESE_LETTERS.search(word) or (not word.isascii() and word in VIETNAMESE_STOP_WORDS):
             return "vi"
@@ -73,7 +75,7 @@ class Question:
         "Last year" is counted from `today` (the calendar's, unless given)."""
         normalized = unicodedata.normalize("NFKC", text)
         analyzed = analyze(normalized, "all")
-        code = guess_language(text)
+        code = detect_language(text) or guess_language(text)
         language = language_for(code)
         follow_up = bool(topics) and is_follow_up(text, len(analyzed.words), language)
         excluded = set(analyze(" ".join(language.excluded_phrases(text))).words)

@@ -134,7 +134,7 @@ def test_an_index_written_before_readers_gains_their_metadata(folders):
     assert old.documents()["dated.md"].metadata == {} and old.search("memorandum", where={"date": "2023"}) == []
     report = old.update()
     assert (report.new, report.changed, report.embedded) == (0, 0, 0)
-    assert old.documents()["dated.md"].metadata == {"date": "2023-03-28"}
+    assert old.documents()["dated.md"].metadata == {"date": "2023-03-28", "language": "en"}
     assert {p.document.doc_id for p in old.search("memorandum", where={"date": "2023"})} == {"dated.md"}
 
 

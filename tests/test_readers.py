@@ -50,7 +50,7 @@ def test_pdf_sentences_whole_in_order_with_their_pages():
         assert document.page_at(document.text.index(sentence)) == 2
     assert document.title == documents.TITLE
     assert document.format == "pdf"
-    assert document.metadata == {"date": "2023-03-29", "author": "Border News"}
+    assert document.metadata == {"date": "2023-03-29", "author": "Border News", "language": "en"}  # detected
 
 
 def test_pdf_paragraphs_are_separated_by_blank_lines():
@@ -107,7 +107,7 @@ def test_docx_paragraphs_headings_and_table_rows_in_document_order():
     assert document.title == "Defence policy dialogue"
     assert document.format == "docx"
     assert document.pages == ()
-    assert document.metadata == {"date": "2023-06-12", "author": "Ministry of National Defence"}
+    assert document.metadata == {"date": "2023-06-12", "author": "Ministry of National Defence", "language": "en"}
 
 
 def test_docx_without_core_title_takes_its_first_heading_and_ignores_the_template_date():

@@ -238,7 +238,8 @@ def window_of(candidate: Candidate) -> SentenceWindow:
     sentences = candidate.passage.chunk.sentences
     at = sentences.index((candidate.start, candidate.end))
     context_start = sentences[at - 1][0] if at > 0 else candidate.start
-    return SentenceWindow(candidate.passage.document.text, context_start, candidate.start, candidate.end)
+    document = candidate.passage.document
+    return SentenceWindow(document.text, context_start, candidate.start, candidate.end, document.metadata.get("language", ""))
 
 
 def find_short_answer(
@@ -250,10 +251,12 @@ def find_short_answer(
     an explanation, which gets no short answer either)."""
     if language_for(question.language).wants_explanation(question.text):
         return ranked, None, None
-    if finder.languages is not None and question.language not in finder.languages:
-        finder = RULE_FINDER
     top = ranked[: choice.span_sentences]
-    guesses = finder.find(question, [window_of(c) for c in top])
+    windows = [window_of(c) for c in top]
+    served = finder.languages
+    if served is not None and not {question.language, *(w.language for w in windows if w.language)} <= served:
+        finder = RULE_FINDER  # a question or a sentence in a language the finder never learnt
+    guesses = finder.find(question, windows)
     lead, at = max(((g.confidence, i) for i, g in enumerate(guesses) if g), default=(0.0, 0))
     if at > 0 and guesses[0] is not None and lead - guesses[0].confidence >= choice.span_lead:
         ranked = [top[at], *(c for c in ranked if c is not top[at])]

