@@ -54,14 +54,24 @@ NEAR_MISSES = ([q for q in _NEAR if q.split == "tune"], [q for q in _NEAR if q.s
 
 
 class TextCacheEmbedder(Embedder):
-    """The real model, remembering every text it embedded across runs (and every query within one)."""
+    """The real model, remembering every text it embedded across runs (and every query within one).
 
-    def __init__(self, backend: str = IndexSettings.embedder) -> None:
-        super().__init__(name=backend, cache_dir=CACHE / "models")
-        self.path = CACHE / f"squad-texts-{backend}.npz"
+    The cache is one file per model and embedder (`cache_file`; SQuAD's by default), made again when
+    `fresh`; `embedded` counts the texts this run had to embed."""
+
+    def __init__(
+        self,
+        backend: str = IndexSettings.embedder,
+        model: str = IndexSettings.model,
+        cache_file: str | None = None,
+        fresh: bool = False,
+    ) -> None:
+        super().__init__(model, name=backend, cache_dir=CACHE / "models")
+        self.path = CACHE / (cache_file or f"squad-texts-{backend}.npz")
         self.cache: dict[str, np.ndarray] = {}
         self.queries: dict[str, np.ndarray] = {}
-        if self.path.exists():
+        self.embedded = 0
+        if self.path.exists() and not fresh:
             stored = np.load(self.path)
             self.cache = dict(zip(stored["keys"].tolist(), stored["vectors"], strict=True))
 
@@ -72,12 +82,15 @@ class TextCacheEmbedder(Embedder):
 
     def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
         keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
-        missing = [t for t, k in zip(texts, keys, strict=True) if k not in self.cache]
+        missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in self.cache))
         if missing:
+            self.embedded += len(missing)
             for text, vector in zip(missing, super().encode_documents(missing, progress), strict=True):
                 self.cache[hashlib.sha1(text.encode()).hexdigest()] = vector
             CACHE.mkdir(parents=True, exist_ok=True)
             np.savez(self.path, keys=np.array(list(self.cache)), vectors=np.array(list(self.cache.values())))
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
         return np.vstack([self.cache[k] for k in keys]).astype(np.float32)
 
 

@@ -43,7 +43,6 @@ benchmarks/results/xquad.json.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import statistics
@@ -55,14 +54,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from squad import TextCacheEmbedder
 from tqdm import tqdm
 
 from assistant.backends import MODES
 from assistant.backends.local import LocalVersion
 from assistant.backends.local.store import load_index
 from assistant.core import Assistant
-from assistant.embedders import EMBEDDERS, Embedder
+from assistant.embedders import EMBEDDERS
 from assistant.evaluation import document_ranking, retrieval_metrics
 from assistant.indexer import update_index
 from assistant.languages.detect import detect_language
@@ -109,38 +108,6 @@ def write_corpus(folder: Path, paragraphs: dict[str, str]) -> None:
     folder.mkdir(parents=True)
     for doc_id, text in paragraphs.items():
         (folder / doc_id).write_text(f"---\ntitle: {TITLE}\n---\n{text}\n", encoding="utf-8")
-
-
-class CachedEmbedder(Embedder):
-    """The real model, remembering every indexed text across runs (per model and embedder) and every question within one."""
-
-    def __init__(self, model: str, name: str, fresh: bool) -> None:
-        super().__init__(model, name=name, cache_dir=CACHE / "models")
-        self.path = CACHE / f"xquad-{model}-{name}.npz"
-        self.cache: dict[str, np.ndarray] = {}
-        self.queries: dict[str, np.ndarray] = {}
-        self.embedded = 0
-        if self.path.exists() and not fresh:
-            stored = np.load(self.path)
-            self.cache = dict(zip(stored["keys"].tolist(), stored["vectors"], strict=True))
-
-    def encode_query(self, text: str) -> np.ndarray:
-        if text not in self.queries:
-            self.queries[text] = super().encode_query(text)
-        return self.queries[text]
-
-    def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
-        missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in self.cache))
-        if missing:
-            self.embedded += len(missing)
-            for text, vector in zip(missing, super().encode_documents(missing, progress), strict=True):
-                self.cache[hashlib.sha1(text.encode()).hexdigest()] = vector
-            CACHE.mkdir(parents=True, exist_ok=True)
-            np.savez(self.path, keys=np.array(list(self.cache)), vectors=np.array(list(self.cache.values())))
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.vstack([self.cache[k] for k in keys]).astype(np.float32)
 
 
 def metrics(assistant: Assistant, items: list[Item], mode: str) -> dict[str, float]:
@@ -309,7 +276,7 @@ def retrieval(
             write_corpus(folder / f"corpus-{language}", paragraphs[language])
         for model, name in specs:
             label = f"{model}:{name}"
-            embedder = CachedEmbedder(model, name, fresh)
+            embedder = TextCacheEmbedder(name, model, f"xquad-{model}-{name}.npz", fresh)
             settings = IndexSettings(model=model, embedder=name)
             entry: dict[str, Any] = {"build": {}, "directions": {}}
             versions = {}
@@ -364,7 +331,7 @@ def mixed_languages(
         write_corpus(folder / "corpus", {doc_id: paragraphs[lang][doc_id] for doc_id, lang in article_language.items()})
         for model, name in specs:
             label = f"{model}:{name}"
-            embedder = CachedEmbedder(model, name, fresh)
+            embedder = TextCacheEmbedder(name, model, f"xquad-{model}-{name}.npz", fresh)
             update_index(folder / "corpus", folder / label, IndexSettings(model=model, embedder=name), embedder=embedder)
             version = LocalVersion(load_index(folder / label))
             detected = {doc_id: document.metadata.get("language") for doc_id, document in version.documents.items()}

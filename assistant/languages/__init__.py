@@ -4,8 +4,9 @@ The core (question analysis, sentence choice, short answers, follow-ups)
 asks a `Language` what kind of fact a question wants, which spans of a
 sentence could be that fact, and which words lean on an earlier turn; it
 holds no word list of its own. English (`english.py`) and Vietnamese
-(`vietnamese.py`) are the plug-ins; another language is a module and a line
-in `LANGUAGES`. A language that has no plug-in yet is served by English's,
+(`vietnamese.py`) are the plug-ins, each mostly patterns (`cues.py` reads
+them) plus its spans and lists (`lists.py`); another language is a module and
+a line in `LANGUAGES`. A language that has no plug-in yet is served by English's,
 whose patterns for dates, numbers and capitalised names carry over to
 Latin-script text.
 """

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from assistant.languages import Kind, Span
+from assistant.languages.cues import CueLanguage, Cues
 from assistant.languages.lists import ListCues, list_span
 from assistant.textnorm import analyze
 
@@ -192,12 +193,22 @@ def _name_groups(sentence: str) -> list[tuple[int, int, int]]:
     return groups
 
 
-class English:
+class English(CueLanguage):
     code = "en"
     abstention = "The documents do not say: no indexed article answers “{question}”."
     latest = "Latest ({date}): "
     quoted_from = "From an article in {language}: "
     language_names: Mapping[str, str] = MappingProxyType({"en": "English", "vi": "Vietnamese"})
+    cues = Cues(
+        explanation=_EXPLANATION,
+        exclusion=_EXCLUSION,
+        anaphora=_ANAPHORA,
+        continuation=_CONTINUATION,
+        referring=_REFERRING,
+        anaphor_start=_ANAPHOR_START,
+        clause_break=_CLAUSE_BREAK,
+        generic=_GENERIC,
+    )
 
     def answer_kind(self, question: str) -> Kind | None:
         lowered = question.lower()
@@ -205,21 +216,6 @@ class English:
             if pattern.search(lowered):
                 return kind
         return None
-
-    def wants_explanation(self, question: str) -> bool:
-        return bool(_EXPLANATION.search(question))
-
-    def excluded_phrases(self, question: str) -> list[str]:
-        return [m.group(1) for m in _EXCLUSION.finditer(question)]
-
-    def leans_on_earlier_turn(self, question: str) -> bool:
-        return bool(_ANAPHORA.search(question) or _CONTINUATION.match(question))
-
-    def referred_kinds(self, question: str) -> set[Kind]:
-        return {kind for kind, pattern in _REFERRING if pattern.search(question)}
-
-    def opens_with_anaphor(self, sentence: str) -> bool:
-        return bool(_ANAPHOR_START.match(sentence))
 
     def holds_kind(self, sentence: str, kind: Kind) -> bool:
         if kind == "time":
@@ -229,12 +225,6 @@ class English:
         if kind == "person":
             return bool(_RANKS.search(sentence) or _CAPITALISED_PAIR.search(sentence))
         return bool(_PLACE.search(sentence))
-
-    def is_generic(self, word: str) -> bool:
-        return word in _GENERIC
-
-    def clause_breaks(self, sentence: str) -> list[int]:
-        return [m.start() for m in _CLAUSE_BREAK.finditer(sentence)]
 
     def answer_spans(self, sentence: str, kind: Kind) -> list[Span]:
         if kind == "time":

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from assistant.languages import Kind, Span
+from assistant.languages.cues import CueLanguage, Cues
 from assistant.languages.lists import ListCues, list_span
 from assistant.textnorm import analyze, fold
 
@@ -83,10 +84,6 @@ _CLAUSE_BREAK = re.compile(r";|:(?=\s)|\s[–—-]\s|,\s+(?=(?:trong khi|nhưng|
 _GENERIC = frozenset(analyze("tên gọi loại kiểu điều vấn đề nội dung bài báo viết nói nhắc đề cập diễn ra tổ chức").words)
 
 
-def _folded_question(question: str) -> str:
-    return fold(question)
-
-
 def _name_runs(sentence: str) -> list[tuple[int, int, int]]:
     """Runs of capitalised syllables (a rank before them kept) as (start, end, syllables)."""
     runs: list[tuple[int, int, int]] = []
@@ -109,15 +106,26 @@ def _name_runs(sentence: str) -> list[tuple[int, int, int]]:
     return runs
 
 
-class Vietnamese:
+class Vietnamese(CueLanguage):
     code = "vi"
     abstention = "Các tài liệu không nói điều này: không bài viết nào đã lập chỉ mục trả lời “{question}”."
     latest = "Mới nhất ({date}): "
     quoted_from = "Theo một bài viết bằng {language}: "
     language_names: Mapping[str, str] = MappingProxyType({"en": "tiếng Anh", "vi": "tiếng Việt"})
+    cues = Cues(
+        explanation=_EXPLANATION,
+        exclusion=_EXCLUSION,
+        anaphora=_ANAPHORA,
+        continuation=_CONTINUATION,
+        referring=_REFERRING,
+        anaphor_start=_ANAPHOR_START,
+        clause_break=_CLAUSE_BREAK,
+        generic=_GENERIC,
+        read=fold,
+    )
 
     def answer_kind(self, question: str) -> Kind | None:
-        folded = _folded_question(question)
+        folded = fold(question)
         for kind, pattern in _KIND_CUES:
             if pattern.search(folded):
                 return kind
@@ -127,21 +135,6 @@ class Vietnamese:
             return "place"
         return None
 
-    def wants_explanation(self, question: str) -> bool:
-        return bool(_EXPLANATION.search(_folded_question(question)))
-
-    def excluded_phrases(self, question: str) -> list[str]:
-        return [m.group(1) for m in _EXCLUSION.finditer(question)]
-
-    def leans_on_earlier_turn(self, question: str) -> bool:
-        return bool(_ANAPHORA.search(question) or _CONTINUATION.search(question))
-
-    def referred_kinds(self, question: str) -> set[Kind]:
-        return {kind for kind, pattern in _REFERRING if pattern.search(question)}
-
-    def opens_with_anaphor(self, sentence: str) -> bool:
-        return bool(_ANAPHOR_START.match(sentence))
-
     def holds_kind(self, sentence: str, kind: Kind) -> bool:
         if kind == "time":
             return bool(_TIME.search(sentence))
@@ -150,12 +143,6 @@ class Vietnamese:
         if kind == "person":
             return bool(_RANKS.search(sentence.lower()) or any(words >= 2 for _, _, words in _name_runs(sentence)))
         return bool(_PLACE.search(sentence))
-
-    def is_generic(self, word: str) -> bool:
-        return word in _GENERIC
-
-    def clause_breaks(self, sentence: str) -> list[int]:
-        return [m.start() for m in _CLAUSE_BREAK.finditer(sentence)]
 
     def answer_spans(self, sentence: str, kind: Kind) -> list[Span]:
         if kind == "time":
@@ -187,7 +174,7 @@ class Vietnamese:
         return spans
 
     def wants_list(self, question: str) -> bool:
-        return bool(_LIST_QUESTION.search(_folded_question(question)))
+        return bool(_LIST_QUESTION.search(fold(question)))
 
     def list_around(self, sentence: str, span: Span) -> Span:
         return list_span(sentence, span, LIST_CUES)
