@@ -30,8 +30,11 @@ from assistant.settings import (
     DEFAULT_CORPUS,
     DEFAULT_INDEX,
     INDEX_ENV,
+    LLM_MODEL_ENV,
+    LLM_URL_ENV,
     BM25Params,
     IndexSettings,
+    SearchSettings,
 )
 
 if TYPE_CHECKING:
@@ -166,16 +169,35 @@ def _each(text: str, handle: Callable[[int, str], None]) -> None:
         raise click.exceptions.Exit(BadInputError.exit_code)
 
 
-def _assistant(index_dir: Path, corpus_dir: Path | None = None) -> Assistant:
+def _assistant(index_dir: Path, corpus_dir: Path | None = None, settings: SearchSettings | None = None) -> Assistant:
     """The facade; nothing is loaded until a command asks a question."""
     from assistant.core import Assistant
 
-    return Assistant(index_dir, corpus_dir)
+    return Assistant(index_dir, corpus_dir, settings)
 
 
-def _load(index_dir: Path) -> Assistant:
+def _load(index_dir: Path, settings: SearchSettings | None = None) -> Assistant:
     """The facade with the index and its model loaded, for the commands that answer."""
-    return _assistant(index_dir).open()
+    return _assistant(index_dir, settings=settings).open()
+
+
+def llm_options(command: F) -> F:
+    """--llm-url and --llm-model, handed to the command as the `settings` they make: the `llm` answerer when
+    a server is given (answerers/llm.py), else None (the default, extractive)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, llm_url: str | None, llm_model: str | None, **kwargs: Any) -> Any:
+        settings = SearchSettings(answerer="llm", llm_url=llm_url, llm_model=llm_model or "") if llm_url else None
+        return command(*args, settings=settings, **kwargs)
+
+    url = click.option(
+        "--llm-url",
+        envvar=LLM_URL_ENV,
+        metavar="URL",
+        help=f"Answer with this OpenAI-compatible model server, every citation verified [env: {LLM_URL_ENV}].",
+    )
+    model = click.option("--llm-model", envvar=LLM_MODEL_ENV, help=f"The server's model [env: {LLM_MODEL_ENV}].")
+    return url(model(wrapper))  # type: ignore[return-value]
 
 
 def _emit_json(data: dict[str, Any]) -> None:
@@ -183,7 +205,7 @@ def _emit_json(data: dict[str, Any]) -> None:
 
 
 def format_answer(answer: Answer) -> str:
-    lines = [answer.answer]
+    lines = [answer.answer, *([f"Note: {answer.notice}"] if answer.notice else [])]
     if answer.sources:
         lines += ["", "Sources:"]
         for source in answer.sources:
@@ -349,11 +371,14 @@ def watch(corpus_dir: Path, index_dir: Path, quiet: float) -> None:
 @json_option
 @click.option("-k", "k", type=click.IntRange(1), default=None, help="Passages to draw the answer from.")
 @scope_options
+@llm_options
 @click.argument("question")
 @user_errors
-def ask(index_dir: Path, as_json: bool, k: int | None, scope: dict[str, Any], question: str) -> None:
+def ask(
+    index_dir: Path, as_json: bool, k: int | None, scope: dict[str, Any], settings: SearchSettings | None, question: str
+) -> None:
     """Answer QUESTION (or each stdin line, with '-') with quoted sentences."""
-    assistant = _assistant(index_dir)  # loads the index at the first question it accepts
+    assistant = _assistant(index_dir, settings=settings)  # loads the index at the first question it accepts
 
     def reply(position: int, text: str) -> None:
         answer = assistant.ask(text, k=k, **scope)
@@ -369,12 +394,13 @@ def ask(index_dir: Path, as_json: bool, k: int | None, scope: dict[str, Any], qu
 @index_option
 @json_option
 @scope_options
+@llm_options
 @user_errors
-def chat(index_dir: Path, as_json: bool, scope: dict[str, Any]) -> None:
+def chat(index_dir: Path, as_json: bool, scope: dict[str, Any], settings: SearchSettings | None) -> None:
     """A conversation: follow-up questions keep the topic of earlier turns."""
     from assistant.conversation import ConversationState
 
-    assistant = _load(index_dir)
+    assistant = _load(index_dir, settings)
     state = ConversationState()
 
     def turn(position: int, line: str) -> None:

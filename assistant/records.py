@@ -333,6 +333,8 @@ class Answer:
     abstained: bool
     sources: list[Source] = field(default_factory=list)
     short_answer: ShortAnswer | None = None  # None when the question wants more than a span, or when unsure
+    answerer: str = "extractive"  # which answerer's text this is: "extractive", or "llm" for a verified model reply
+    notice: str | None = None  # set when a model's reply was rejected in whole or in part, or the model failed
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -341,6 +343,8 @@ class Answer:
             "short_answer": self.short_answer.to_dict() if self.short_answer else None,
             "abstained": self.abstained,
             "sources": [s.to_dict() for s in self.sources],
+            "answerer": self.answerer,
+            "notice": self.notice,
         }
 
     def to_json(self) -> str:

@@ -21,14 +21,22 @@ def escape_markdown(text: str) -> str:
     return html.escape(_MARKDOWN_SPECIAL.sub(r"\\\1", text), quote=False)
 
 
+_MARKER = re.compile(r"\\\[(\d+)\\\]")  # an escaped [n] marker
+
+
 def answer_markdown(answer: Answer) -> str:
-    """The chat message of an answer: the short answer in bold, then escaped quotes, each followed by its bold [n] marker."""
+    """The chat message of an answer: the short answer in bold, then escaped quotes, each followed by its bold
+    [n] marker; a model's answer (`answerer` "llm") as it wrote it, its verified [n] markers in bold; and a
+    notice (a claim dropped, the model not reached) in italics after it."""
+    notice = f"\n\n_{escape_markdown(answer.notice)}_" if answer.notice else ""
     if answer.abstained:
-        return f"_{escape_markdown(answer.answer)}_"
+        return f"_{escape_markdown(answer.answer)}_{notice}"
+    if answer.answerer == "llm":
+        return _MARKER.sub(r"**\\[\1\\]**", escape_markdown(answer.answer)) + notice
     quotes = " ".join(f"{escape_markdown(s.quote)} **\\[{s.n}\\]**" for s in answer.sources)
     if answer.short_answer is None:
-        return quotes
-    return f"**{escape_markdown(answer.short_answer.text)}**\n\n{quotes}"
+        return quotes + notice
+    return f"**{escape_markdown(answer.short_answer.text)}**\n\n{quotes}{notice}"
 
 
 def context_window(text: str, start: int, end: int, width: int = 240) -> tuple[str, str]:

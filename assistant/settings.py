@@ -33,6 +33,14 @@ SHORT_ANSWERS_ENV = "ASSISTANT_SHORT_ANSWERS"
 DEFAULT_SHORT_ANSWERS = "model"
 
 
+# The `llm` answerer's server: any OpenAI-compatible chat-completions endpoint (Ollama, llama.cpp's server, vLLM).
+LLM_URL_ENV, LLM_MODEL_ENV, LLM_API_KEY_ENV = "ASSISTANT_LLM_URL", "ASSISTANT_LLM_MODEL", "ASSISTANT_LLM_API_KEY"
+
+
+def _env(name: str) -> str:
+    return os.environ.get(name, "")
+
+
 def default_short_answers() -> str:
     """The short-answer finder: the trained span model unless ASSISTANT_SHORT_ANSWERS names another ("rules")."""
     return os.environ.get(SHORT_ANSWERS_ENV, DEFAULT_SHORT_ANSWERS)
@@ -185,6 +193,13 @@ class SearchSettings:
     choice: ChoiceWeights = field(default_factory=ChoiceWeights)
     answerer: str = DEFAULT_ANSWERER
     short_answers: str = field(default_factory=default_short_answers)  # "model" or "rules" (answerers/spans.py)
+    # The `llm` answerer (answerers/llm.py): where its server is, which model, its key; how long one call may take,
+    # and how many times a failed call (no connection, a 5xx) is tried again. A timeout is not tried again.
+    llm_url: str = field(default_factory=lambda: _env(LLM_URL_ENV))
+    llm_model: str = field(default_factory=lambda: _env(LLM_MODEL_ENV))
+    llm_api_key: str = field(default_factory=lambda: _env(LLM_API_KEY_ENV), repr=False)  # never printed
+    llm_timeout: float = 60.0
+    llm_retries: int = 1
 
     def __post_init__(self) -> None:
         from assistant.answerers import answerer_names
@@ -197,3 +212,5 @@ class SearchSettings:
             raise ValueError("dense_weight must be between 0 and 1")
         if self.candidates < 1 or self.answer_passages < 1:
             raise ValueError("candidates and answer_passages must be at least 1")
+        if self.llm_timeout <= 0 or self.llm_retries < 0:
+            raise ValueError("llm_timeout must be positive and llm_retries 0 or more")

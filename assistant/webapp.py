@@ -33,7 +33,7 @@ from assistant.errors import AssistantError, QuestionError, without_server_paths
 from assistant.ingest import MAX_BYTES
 from assistant.readers import suffixes
 from assistant.render import answer_markdown, escape_markdown, sources_html
-from assistant.settings import default_corpus_dir, default_index_dir
+from assistant.settings import LLM_MODEL_ENV, LLM_URL_ENV, SearchSettings, default_corpus_dir, default_index_dir
 
 log = logging.getLogger(__name__)
 
@@ -415,13 +415,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--share", action="store_true", help="also make a public Gradio link")
+    parser.add_argument("--llm-url", default=os.environ.get(LLM_URL_ENV, ""), help="answer with this model server")
+    parser.add_argument("--llm-model", default=os.environ.get(LLM_MODEL_ENV, ""), help="the server's model")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     quiet_libraries()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         auth = _auth_from_environment()
-        assistant = Assistant(args.index, args.corpus)
+        settings = SearchSettings(answerer="llm", llm_url=args.llm_url, llm_model=args.llm_model) if args.llm_url else None
+        assistant = Assistant(args.index, args.corpus, settings)
         assistant.update(progress=sys.stderr.isatty())  # logs what it did
         assistant.open()
     except AssistantError as error:

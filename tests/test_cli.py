@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from assistant.cli import main
 from assistant.evaluation import contains_fact
 
-ANSWER_KEYS = {"question", "answer", "short_answer", "abstained", "sources"}
+ANSWER_KEYS = {"question", "answer", "short_answer", "abstained", "sources", "answerer", "notice"}
 SOURCE_KEYS = {"n", "doc_id", "path", "title", "quote", "start", "end", "score", "published", "page", "format"}
 RESULT_KEYS = {
     "rank",

@@ -34,3 +34,13 @@ def test_the_short_answer_is_highlighted_inside_its_quote():
 def test_without_a_short_answer_the_quotes_stand_alone():
     assert answer_markdown(answer(None)).startswith("The &lt;b&gt;Lao")
     assert "short-answer" not in sources_html(answer(None), {"m.txt": DOCUMENT})
+
+
+def test_a_model_s_answer_shows_as_written_with_its_markers_and_notice_escaped():
+    from assistant.records import Source
+
+    source = Source(1, "m.txt", "m.txt", "Meeting", "q", 0, 1, 1.0)
+    said = Answer("q?", "They met in <b>Vientiane</b> [1].", False, [source], answerer="llm", notice="1 claim <i>dropped</i>.")
+    markdown = answer_markdown(said)
+    assert "**\\[1\\]**" in markdown and "&lt;b&gt;Vientiane&lt;/b&gt;" in markdown and "<b>" not in markdown
+    assert markdown.endswith("_1 claim &lt;i&gt;dropped&lt;/i&gt;\\._")

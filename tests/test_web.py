@@ -89,7 +89,7 @@ def client(server):
 def test_ask_api_returns_the_cli_json(client, server, seed_index):
     _, corpus, _ = server
     answer = json.loads(client.predict(QUESTION, api_name="/ask"))
-    assert set(answer) == {"question", "answer", "short_answer", "abstained", "sources"}
+    assert set(answer) == {"question", "answer", "short_answer", "abstained", "sources", "answerer", "notice"}
     assert contains_fact(answer["answer"], "Colonel Viliem Vongthisan"), answer["answer"]
     for source in answer["sources"]:
         text = (corpus / source["path"]).read_text(encoding="utf-8")
@@ -318,3 +318,33 @@ def test_the_page_speaks_the_browser_s_language(browser, server):
     english.wait_for_function("() => document.querySelector('#question textarea').placeholder === 'Hỏi về các bài viết…'")
     english.context.close()
     vietnamese.context.close()
+
+
+def test_the_page_shows_a_model_s_verified_answer_and_its_notice(browser, seed_corpus, seed_index, tmp_path):
+    """app.py --llm-url against a fake model server: the model's words with their verified [n], the sources
+    quoted verbatim; with the server gone, the quoted answer and a notice, never an error."""
+    from tests.fake_llm import FakeLLM
+
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    shutil.copytree(seed_corpus, corpus)
+    shutil.copytree(seed_index, index_dir)
+    fake = FakeLLM()
+    try:
+        with running_app(corpus, index_dir, ASSISTANT_LLM_URL=fake.url) as url:
+            page = browser.new_context().new_page()
+            page.goto(url)
+            page.wait_for_selector("#question textarea", timeout=60_000)
+            text = ask(page, QUESTION)
+            assert contains_fact(text, "Viliem Vongthisan") and "[1]" in text, text
+            assert fake.requests, "the model was not asked"
+            assert "son-la-luang-prabang-border-meeting.txt" in page.inner_text("#sources")
+            page.context.close()
+            fake.stop()
+            page = browser.new_context().new_page()
+            page.goto(url)
+            page.wait_for_selector("#question textarea", timeout=60_000)
+            text = ask(page, "Who co-chaired the fifth defence policy dialogue?")
+            assert contains_fact(text, "Phommakone") and "[1]" in text and "model" in text.lower(), text  # why, in a notice
+            page.context.close()
+    finally:
+        fake.stop()

@@ -53,7 +53,13 @@ class Answerer(Protocol):
 
 
 # An implementation: the search settings in, an answerer out.
-ANSWERERS: Registry[type[Answerer]] = Registry("answerer", {"extractive": "assistant.answerers.extractive:ExtractiveAnswerer"})
+ANSWERERS: Registry[type[Answerer]] = Registry(
+    "answerer",
+    {
+        "extractive": "assistant.answerers.extractive:ExtractiveAnswerer",
+        "llm": "assistant.answerers.llm:LLMAnswerer",  # opt-in: a local model server, every citation verified
+    },
+)
 
 
 def answerer_names() -> tuple[str, ...]:

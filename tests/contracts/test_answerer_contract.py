@@ -7,6 +7,7 @@ An answerer that needs a server gets a maker in `MAKERS` that starts one.
 
 from __future__ import annotations
 
+import atexit
 import math
 from collections import Counter
 from collections.abc import Callable
@@ -30,8 +31,25 @@ MEETING = (
 DIALOGUE = "The fifth defence policy dialogue was held in Hanoi. General Hoang Xuan Chien co-chaired it."
 OTHER = ["An unrelated sentence about the weather.", "Another one about football.", "A third about cooking rice."]
 ANSWERABLE = ["Who led the Lao side?", "What did the two sides sign?", "When did the meeting take place?"]
+
+
+def _llm(settings: SearchSettings) -> Answerer:
+    """The llm answerer asking a fake server (tests/fake_llm.py) whose "model" cites the best sentence."""
+    from dataclasses import replace
+
+    from assistant.answerers.llm import LLMAnswerer
+    from tests.fake_llm import FakeLLM
+
+    global _FAKE_LLM
+    if _FAKE_LLM is None:
+        _FAKE_LLM = FakeLLM()
+        atexit.register(_FAKE_LLM.stop)
+    return LLMAnswerer(replace(settings, llm_url=_FAKE_LLM.url))
+
+
+_FAKE_LLM = None
 # An answerer that needs more than its settings (a server) gets its maker here.
-MAKERS: dict[str, Callable[[SearchSettings], Answerer]] = {}
+MAKERS: dict[str, Callable[[SearchSettings], Answerer]] = {"llm": _llm}
 
 
 class SentenceStats:
