@@ -277,3 +277,21 @@ def test_new_formats_are_admitted_and_bad_ones_refused_in_one_line(tmp_path):
         "added dialogue.docx as dialogue.docx",
     ]
     assert (tmp_path / "minutes.pdf").read_bytes() == documents.pdf_file()
+
+
+def test_vietnamese_written_decomposed_is_kept_composed_and_found_either_way(tmp_path):
+    import unicodedata
+
+    from assistant.core import Assistant
+    from tests.fakes import HASHING_EMBEDDER
+
+    sentence = "Đoàn Lào do Thượng tá Bounmy Sisavath dẫn đầu tại hội đàm ở Điện Biên Phủ."
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "nfd.txt").write_text(unicodedata.normalize("NFD", sentence) + "\n", encoding="utf-8")
+    assistant = Assistant(tmp_path / "index", corpus)
+    assistant.update(embedder=HASHING_EMBEDDER)
+    assert assistant.document("nfd.txt").text == sentence + "\n"  # stored composed
+    for typed in (sentence, unicodedata.normalize("NFD", "Ai dẫn đầu đoàn Lào tại hội đàm ở Điện Biên Phủ?")):
+        answer = assistant.ask(typed)
+        assert not answer.abstained and answer.sources[0].quote == sentence, answer.answer

@@ -9,6 +9,7 @@ one module and one line in `READERS`, and the reader contract suite
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Protocol
@@ -41,9 +42,11 @@ class Reader(Protocol):
 
 
 def tidy(text: str) -> str:
-    """Each line of `text` with its runs of white space made one space, empty lines dropped: a block of a
-    format whose white space is layout (HTML, Word), laid out for the sentence splitter."""
-    return "\n".join(filter(None, (" ".join(line.split()) for line in text.splitlines())))
+    """Each line of `text` with its runs of white space made one space, empty lines dropped, its letters
+    composed (NFC): a block of a format whose white space is layout (HTML, Word), laid out for the
+    sentence splitter."""
+    lines = (" ".join(line.split()) for line in unicodedata.normalize("NFC", text).splitlines())
+    return "\n".join(filter(None, lines))
 
 
 READERS: Registry[Reader] = Registry(

@@ -1,14 +1,18 @@
 """Plain-text articles: `.txt` and `.md`, UTF-8, with an optional front matter.
 
-The text is the file decoded exactly (newlines and a byte-order mark kept),
-so offsets index the file's own characters. The title comes from front
-matter `title:`, else the first `#` heading, else the file name; the front
-matter's other `key: value` lines (date, language, source…) are metadata.
+The text is the file decoded (newlines and a byte-order mark kept) with its
+letters composed (NFC): Vietnamese arrives composed from one site and
+decomposed from another, and the index keeps one form; for the usual,
+composed file, offsets index the file's own characters. The title comes
+from front matter `title:`, else the first `#` heading, else the file name;
+the front matter's other `key: value` lines (date, language, source…) are
+metadata.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from assistant.readers import Extracted, UnreadableDocument
 
@@ -43,7 +47,7 @@ class PlainTextReader:
 
     def read(self, data: bytes, name: str) -> Extracted:
         try:
-            text = data.decode("utf-8")
+            text = unicodedata.normalize("NFC", data.decode("utf-8"))
         except UnicodeDecodeError as error:
             raise UnreadableDocument(f"not valid UTF-8 (byte {error.start})") from None
         title, metadata, body_start = front_matter(text)

@@ -7,6 +7,7 @@ in tests/samples/): the suite fails for a reader without them.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,6 +172,7 @@ def test_reads_its_samples(reader_name):
         assert sample.metadata.items() <= extracted.metadata.items(), sample.name
         assert list(extracted.pages) == sorted(set(extracted.pages))
         assert all(0 < page < len(extracted.text) for page in extracted.pages)
+        assert unicodedata.is_normalized("NFC", extracted.text), sample.name  # one form, whatever the file wrote
 
 
 def test_reading_is_deterministic(reader_name):
