@@ -500,7 +500,10 @@ def docs(index_dir: Path, as_json: bool) -> None:
             _emit_json(described)
             continue
         pages = f", {described['pages']} pages" if described["pages"] else ""
-        click.echo(f"{doc_id}  {record.published or 'undated'}  {record.format}{pages}, {record.chunks} chunks  {record.title}")
+        language = f", {described['language']}" if described["language"] else ""
+        click.echo(
+            f"{doc_id}  {record.published or 'undated'}  {record.format}{pages}, {record.chunks} chunks{language}  {record.title}"
+        )
 
 
 @main.command()

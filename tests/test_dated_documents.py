@@ -115,7 +115,7 @@ def test_cli_date_options_docs_and_show(dated):
     assert listed["patrols-2024.md"]["format"] == "md" and listed["patrols-2024.md"]["pages"] is None
     assert all(d["chunks"] >= 1 for d in listed.values())
     code, output = run("docs", "--index", str(index_dir))
-    assert code == 0 and "training.txt  undated  txt" in output
+    assert code == 0 and "training.txt  undated  txt, 1 chunks, en  Training" in output
 
     code, output = run("show", "--index", str(index_dir), "patrols-2024.md")
     assert code == 0 and output == (corpus / "patrols-2024.md").read_text(encoding="utf-8")
