@@ -493,7 +493,7 @@ def evaluate_command(index_dir: Path, as_json: bool, qa_file: Path, scope: dict[
 @json_option
 @user_errors
 def docs(index_dir: Path, as_json: bool) -> None:
-    """List the indexed documents: id, title, format, date, pages and chunks."""
+    """List the indexed documents: id, date, format, pages, chunks, language and title."""
     for doc_id, record in _assistant(index_dir).documents().items():
         described = record.describe(doc_id)
         if as_json:
