@@ -19,6 +19,9 @@ from assistant.answerers import span_model
 from tests.fakes import HASHING_EMBEDDER
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The Milvus tests leave gRPC threads in this process; a child started with preexec_fn (a fork that runs Python
+# before exec) would otherwise run gRPC's fork handlers and print their noise into the child's stderr.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 embedders.EMBEDDERS.register(HASHING_EMBEDDER, "tests.fakes:open_hashing")
 
 
