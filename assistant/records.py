@@ -296,6 +296,23 @@ class Source:
     page: int | None = None  # 1-based, for formats with pages (PDF)
     format: str = ""
 
+    @classmethod
+    def of(cls, n: int, document: Document, start: int, end: int, score: float) -> Source:
+        """Source [n]: `document`'s text at [start, end), with the document's date, page and format."""
+        return cls(
+            n=n,
+            doc_id=document.doc_id,
+            path=document.path,
+            title=document.title,
+            quote=document.text[start:end],
+            start=start,
+            end=end,
+            score=score,
+            published=document.published,
+            page=document.page_at(start),
+            format=document.format,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "n": self.n,

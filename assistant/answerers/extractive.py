@@ -288,21 +288,7 @@ def compose(question: str, chosen: list[Candidate], short: ShortAnswer | None = 
         quote = document.text[candidate.start : candidate.end]
         if not quote or quote != quote.strip() or quote != candidate.text:
             raise AssertionError(f"quote {candidate.key} is not a clean verbatim span of its document")
-        sources.append(
-            Source(
-                n=n,
-                doc_id=document.doc_id,
-                path=document.path,
-                title=document.title,
-                quote=quote,
-                start=candidate.start,
-                end=candidate.end,
-                score=candidate.score,
-                published=document.published,
-                page=document.page_at(candidate.start),
-                format=document.format,
-            )
-        )
+        sources.append(Source.of(n, document, candidate.start, candidate.end, candidate.score))
         parts.append(f"{quote} [{n}]")
     return Answer(question=question, answer=" ".join(parts), abstained=False, sources=sources, short_answer=short)
 

@@ -326,18 +326,4 @@ def verified_answer(question: Question, extractive: Answer, reply: str, sentence
 
 
 def _source(sentence: Numbered, n: int) -> Source:
-    document = sentence.passage.document
-    quote = document.text[sentence.start : sentence.end]
-    return Source(
-        n=n,
-        doc_id=document.doc_id,
-        path=document.path,
-        title=document.title,
-        quote=quote,
-        start=sentence.start,
-        end=sentence.end,
-        score=sentence.passage.score,
-        published=document.published,
-        page=document.page_at(sentence.start),
-        format=document.format,
-    )
+    return Source.of(n, sentence.passage.document, sentence.start, sentence.end, sentence.passage.score)
