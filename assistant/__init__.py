@@ -4,10 +4,9 @@ __version__ = "0.1.0"
 
 
 def quiet_libraries() -> None:
-    """Keep the log to the assistant's own lines: bm25s sets DEBUG on its logger, and trafilatura logs its
-    own line beside ours for a page it finds no article in ("skipped x.html: no article text")."""
+    """Keep the log to the assistant's own lines: trafilatura logs its own line beside ours for a page it
+    finds no article in ("skipped x.html: no article text")."""
     import logging
 
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
     for name in ("trafilatura", "htmldate", "courlan", "justext"):
         logging.getLogger(name).setLevel(logging.CRITICAL)

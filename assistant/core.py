@@ -299,10 +299,12 @@ class Assistant:
         progress: bool = False,
         wait: float = 60.0,
         settings: IndexSettings | None = None,
+        only: Collection[str] | None = None,
         **overrides: Any,
     ) -> UpdateReport:
         """Bring the index up to date with the corpus. `overrides` (model, chunk_words, overlap_sentences,
-        embedder, bm25_method) change the index's settings, which rebuilds every document."""
+        embedder, bm25_method) change the index's settings, which rebuilds every document; `only` names the
+        only documents that changed (update_index)."""
         settings = settings or self._settings_with(overrides)
         embedder = self._retriever.embedder if self._retriever is not None else None
         if embedder is not None and settings is not None and not embedder.serves(settings):
@@ -316,6 +318,7 @@ class Assistant:
             progress=progress,
             wait=wait,
             backend=self.backend,
+            only=only,
         )
         self.refresh()
         return report
@@ -337,7 +340,8 @@ class Assistant:
     ) -> tuple[list[Admission], UpdateReport | None]:
         """Put articles into the corpus and index them at once; answerable on return."""
         admissions = admit(self.corpus_dir, list(articles))
-        report = self.update(wait=wait) if any(a.added for a in admissions) else None
+        added = [a.doc_id for a in admissions if a.added]
+        report = self.update(wait=wait, only=added) if added else None
         return admissions, report
 
     def add_files(self, paths: Sequence[Path], wait: float = 60.0) -> tuple[list[Admission], UpdateReport | None]:
@@ -346,7 +350,7 @@ class Assistant:
 
     def remove_articles(self, doc_ids: Sequence[str], wait: float = 60.0) -> tuple[list[str], UpdateReport]:
         removed = withdraw(self.corpus_dir, list(doc_ids))
-        return removed, self.update(wait=wait)
+        return removed, self.update(wait=wait, only=removed)
 
     def watch(
         self, quiet: float = 1.0, stop: threading.Event | None = None, on_update: Callable[[UpdateReport], None] | None = None

@@ -65,6 +65,26 @@ def scan_files(corpus_dir: Path) -> list[CorpusFile]:
     return found
 
 
+def corpus_file(corpus_dir: Path, doc_id: str) -> CorpusFile | None:
+    """One file of the corpus by its document id, taken as `scan_files` would take it; None if it would not be."""
+    parts = doc_id.split("/")
+    if not doc_id or any(part in ("", ".", "..") or part.startswith(".") for part in parts):
+        return None
+    if not doc_id.lower().endswith(suffixes()):
+        return None
+    path = os.path.join(corpus_dir, *parts)
+    root = os.path.realpath(corpus_dir)
+    if os.path.commonpath([root, os.path.realpath(path)]) != root:
+        return None
+    if os.path.realpath(os.path.dirname(path)) != os.path.join(root, *parts[:-1]):
+        return None  # reached through a linked folder, which the scan does not follow
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return CorpusFile(doc_id, path, stat.st_size, stat.st_mtime_ns) if S_ISREG(stat.st_mode) else None
+
+
 def find_files(corpus_dir: Path) -> list[Path]:
     """Every article file under `corpus_dir`, recursively, hidden ones left out."""
     return [Path(file.path) for file in scan_files(corpus_dir)]

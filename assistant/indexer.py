@@ -17,13 +17,15 @@ import dataclasses
 import hashlib
 import logging
 import time
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
-from assistant.backends import IndexBackend, IndexUpdate, IndexVersion, PreparedDocument, open_backend
-from assistant.corpus import read_document, scan_files
+from assistant.backends import FreshDocuments, IndexBackend, IndexUpdate, IndexVersion, PreparedDocument, open_backend
+from assistant.corpus import CorpusFile, corpus_file, read_document, scan_files
 from assistant.embedders import Embedder
 from assistant.errors import CorruptIndexError, EmptyCorpusError, IndexMismatchError, NoIndexError, storage_errors
 from assistant.readers import suffix_list
@@ -33,6 +35,8 @@ from assistant.settings import IndexSettings, default_backend
 from assistant.textnorm import document_terms
 
 log = logging.getLogger(__name__)
+
+BATCH_CHUNKS = 20_000  # chunks drafted and embedded at a time, each batch a segment: a build's memory is one batch's
 
 
 @dataclass(frozen=True)
@@ -127,12 +131,16 @@ def update_index(
     progress: bool = False,
     wait: float = 60.0,
     backend: IndexBackend | None = None,
+    only: Collection[str] | None = None,
 ) -> UpdateReport:
     """Bring the index at `index_dir` up to date with the articles in `corpus_dir`.
 
     `settings` default to those of the current index (or the defaults for a
     new one), also when `full`; different settings, or `full`, rebuild every
-    document.
+    document. `only` names the documents (paths relative to the corpus) known
+    to have been added, changed or removed: the rest of the corpus is not
+    even listed, so that adding one article to a large index costs the
+    article (an upload, `assistant add`, `assistant remove`).
     """
     began = time.perf_counter()
     if embedder is not None and settings is not None and not embedder.serves(settings):
@@ -146,29 +154,34 @@ def update_index(
     # Disk full, read-only, a file where a folder should be: one line, and the version in use stays in use.
     with storage_errors("update the index", {"index": index_dir, "corpus": corpus_dir}), backend.writing(wait):
         previous = None if full else _open_previous(backend, settings)
+        timings["open"] = time.perf_counter() - began
         settings = settings or (previous.manifest.settings if previous else _recorded_settings(backend))
-        scan = _scan(corpus_dir, previous.manifest.documents if previous else {}, previous.missing_texts() if previous else set())
-        timings["scan"] = time.perf_counter() - began
+        if previous is None:
+            scan = _scan(corpus_dir, {}, set())
+        elif only is not None:
+            scan = _scan(corpus_dir, previous.manifest.documents, set(), only)
+        else:
+            scan = _scan(corpus_dir, previous.manifest.documents, previous.missing_texts())
+        timings["scan"] = time.perf_counter() - began - timings["open"]
         if previous is not None and not scan.anything:
             chunks = previous.manifest.chunk_count
             return UpdateReport(0, 0, 0, scan.unchanged, chunks, 0, time.perf_counter() - began, None, timings)
 
         mark = time.perf_counter()
-        drafts = [_draft(e.document, settings) for e in scan.entries if e.document is not None]
-        timings["chunk"] = time.perf_counter() - mark
-
-        mark = time.perf_counter()
         model = embedder if embedder is not None and embedder.serves(settings) else None
-        vectors, embedded, dimension = _sentence_vectors(drafts, scan, previous, model, settings, index_dir, progress)
-        timings["embed"] = time.perf_counter() - mark
-
+        if previous is not None:
+            dimension = previous.manifest.dimension
+        else:
+            model = model or Embedder.for_index(settings, index_dir)
+            dimension = model.dimension
+        manifest = _manifest(scan, settings, dimension, corpus_dir)
+        preparer = _Preparer(settings, index_dir, model, _reusable_vectors(scan, previous), dimension, timings)
+        documents = [e.document for e in scan.entries if e.document is not None]
+        fresh = FreshDocuments([d.doc_id for d in documents], preparer.batches(documents, manifest, progress))
+        timings["carry"] = time.perf_counter() - mark
         mark = time.perf_counter()
-        fresh = {
-            d.document.doc_id: PreparedDocument(d.document, d.chunks, d.terms, v) for d, v in zip(drafts, vectors, strict=True)
-        }
-        manifest = _manifest(scan, fresh, settings, dimension, corpus_dir)
         version = backend.commit(IndexUpdate(manifest, fresh), previous)
-        timings["write"] = time.perf_counter() - mark
+        timings["write"] = time.perf_counter() - mark - timings.get("chunk", 0.0) - timings.get("embed", 0.0)
 
     report = UpdateReport(
         new=scan.new,
@@ -176,7 +189,7 @@ def update_index(
         removed=scan.removed,
         unchanged=scan.unchanged,
         chunks=manifest.chunk_count,
-        embedded=embedded,
+        embedded=preparer.embedded,
         seconds=time.perf_counter() - began,
         version=version,
         timings={k: round(v, 4) for k, v in timings.items()},
@@ -209,12 +222,18 @@ def _recorded_settings(backend: IndexBackend) -> IndexSettings:
         return IndexSettings()
 
 
-def _scan(corpus_dir: Path, known: dict[str, DocumentRecord], missing: set[str]) -> _Scan:
+def _scan(corpus_dir: Path, known: dict[str, DocumentRecord], missing: set[str], only: Collection[str] | None = None) -> _Scan:
     """The corpus as entries, in order; reads only files whose size or time differ from the index, or whose
-    stored text is `missing`."""
+    stored text is `missing`. With `only`, every other known document is kept as it is, unlisted."""
     entries: list[_Entry] = []
     new = changed = 0
-    for file in scan_files(corpus_dir):
+    files: list[CorpusFile]
+    if only is None:
+        files = scan_files(corpus_dir)
+    else:
+        entries = [_Entry(doc_id, record) for doc_id, record in known.items() if doc_id not in only]
+        files = [f for f in (corpus_file(corpus_dir, doc_id) for doc_id in sorted(set(only))) if f is not None]
+    for file in files:
         old = known.get(file.doc_id)
         stored = file.doc_id not in missing
         # An entry without a format was written before readers and lacks the metadata they find: read it once more.
@@ -281,50 +300,68 @@ def _reusable_vectors(scan: _Scan, previous: IndexVersion | None) -> dict[str, n
     return reusable
 
 
-def _sentence_vectors(
-    drafts: list[_Draft],
-    scan: _Scan,
-    previous: IndexVersion | None,
-    model: Embedder | None,
-    settings: IndexSettings,
-    index_dir: Path,
-    progress: bool,
-) -> tuple[list[np.ndarray], int, int]:
-    """Each draft's sentence vectors (old ones reused by text, each new text embedded once), the count embedded, the dimension."""
-    reusable = _reusable_vectors(scan, previous)
-    new_texts: dict[str, str] = {}
-    for draft in drafts:
-        for text in draft.sentence_texts:
-            key = _text_key(text)
-            if key not in reusable:
-                new_texts.setdefault(key, text)
-    if new_texts and model is None:
-        model = Embedder.for_index(settings, index_dir)
-    if model is not None:
-        dimension = model.dimension
-    elif previous is not None:
-        dimension = previous.manifest.dimension
-    else:
-        raise ValueError("nothing to embed and no index to take vectors from")
-    if new_texts and model is not None:
-        embedded = model.encode_documents(list(new_texts.values()), progress=progress)
-        reusable.update(zip(new_texts, embedded, strict=True))
-    vectors = []
-    for draft in drafts:
-        rows = [reusable[_text_key(text)] for text in draft.sentence_texts]
-        vectors.append(np.array(rows, dtype=np.float32).reshape(-1, dimension))
-    return vectors, len(new_texts), dimension
+class _Preparer:
+    """Drafts and embeds the new and changed documents a batch at a time, as the backend takes them: old
+    vectors reused by text, each new text embedded once, the model loaded only if a text is new."""
+
+    def __init__(
+        self,
+        settings: IndexSettings,
+        index_dir: Path,
+        model: Embedder | None,
+        reusable: dict[str, np.ndarray],
+        dimension: int,
+        timings: dict[str, float],
+    ) -> None:
+        self.settings, self.index_dir, self.model = settings, index_dir, model
+        self.reusable, self.dimension, self.timings = reusable, dimension, timings
+        self.embedded = 0  # texts sent to the model
+
+    def batches(self, documents: list[Document], manifest: Manifest, progress: bool) -> Iterator[list[PreparedDocument]]:
+        """PreparedDocuments in batches of about BATCH_CHUNKS chunks; each document's record in `manifest` gets
+        its chunk count when it is drafted."""
+        drafts: list[_Draft] = []
+        for document in tqdm(documents, desc="indexing", unit="doc", disable=not progress or len(documents) < 2):
+            mark = time.perf_counter()
+            draft = _draft(document, self.settings)
+            self.timings["chunk"] = self.timings.get("chunk", 0.0) + time.perf_counter() - mark
+            record = manifest.documents[document.doc_id]
+            manifest.documents[document.doc_id] = dataclasses.replace(record, chunks=len(draft.chunks))
+            manifest.chunk_count += len(draft.chunks)
+            drafts.append(draft)
+            if sum(len(d.chunks) for d in drafts) >= BATCH_CHUNKS:
+                yield self._prepared(drafts)
+                drafts = []
+        if drafts:
+            yield self._prepared(drafts)
+
+    def _prepared(self, drafts: list[_Draft]) -> list[PreparedDocument]:
+        mark = time.perf_counter()
+        new_texts: dict[str, str] = {}
+        for draft in drafts:
+            for text in draft.sentence_texts:
+                key = _text_key(text)
+                if key not in self.reusable:
+                    new_texts.setdefault(key, text)
+        fresh_vectors: dict[str, np.ndarray] = {}
+        if new_texts:
+            if self.model is None:
+                self.model = Embedder.for_index(self.settings, self.index_dir)
+            fresh_vectors = dict(zip(new_texts, self.model.encode_documents(list(new_texts.values())), strict=True))
+            self.embedded += len(new_texts)
+        prepared = []
+        for draft in drafts:
+            keys = [_text_key(text) for text in draft.sentence_texts]
+            rows = [fresh_vectors[k] if k in fresh_vectors else self.reusable[k] for k in keys]
+            vectors = np.array(rows, dtype=np.float32).reshape(-1, self.dimension)
+            prepared.append(PreparedDocument(draft.document, draft.chunks, draft.terms, vectors))
+        self.timings["embed"] = self.timings.get("embed", 0.0) + time.perf_counter() - mark
+        return prepared
 
 
-def _manifest(
-    scan: _Scan, fresh: dict[str, PreparedDocument], settings: IndexSettings, dimension: int, corpus_dir: Path
-) -> Manifest:
-    documents = {}
-    for entry in scan.entries:
-        record = entry.record
-        if entry.doc_id in fresh:
-            record = dataclasses.replace(record, chunks=len(fresh[entry.doc_id].chunks))
-        documents[entry.doc_id] = record
+def _manifest(scan: _Scan, settings: IndexSettings, dimension: int, corpus_dir: Path) -> Manifest:
+    """The next version's manifest: new and changed documents count no chunks until they are drafted."""
+    documents = {e.doc_id: dataclasses.replace(e.record, chunks=0) if e.document else e.record for e in scan.entries}
     return Manifest(
         model=settings.model,
         dimension=dimension,

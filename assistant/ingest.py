@@ -175,7 +175,8 @@ def _write_whole(target: Path, data: bytes) -> None:
 
 
 def withdraw(corpus_dir: Path, doc_ids: list[str]) -> list[str]:
-    """Delete the articles `doc_ids` from the corpus; all must exist, or none is deleted.
+    """Delete the articles `doc_ids` from the corpus; all must exist, or none is deleted. Returns their ids as
+    the index knows them (relative to the corpus, without detours).
 
     Only the corpus's own entry goes: a symbolic link is removed itself, never the file it points to
     (inside the corpus or out), and an id whose folder resolves outside the corpus ('..', a linked
@@ -195,4 +196,4 @@ def withdraw(corpus_dir: Path, doc_ids: list[str]) -> list[str]:
     with storage_errors("remove articles from the corpus", {"corpus": corpus_dir}):
         for entry in entries:
             entry.unlink()
-    return doc_ids
+    return [entry.relative_to(root).as_posix() for entry in entries]

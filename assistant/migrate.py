@@ -14,7 +14,7 @@ import dataclasses
 
 import numpy as np
 
-from assistant.backends import IndexBackend, IndexUpdate, IndexVersion, PreparedDocument
+from assistant.backends import FreshDocuments, IndexBackend, IndexUpdate, IndexVersion, PreparedDocument
 from assistant.indexer import searchable_text
 from assistant.records import Chunk
 from assistant.textnorm import document_terms
@@ -23,16 +23,13 @@ from assistant.textnorm import document_terms
 def copy_version(source: IndexVersion, target: IndexBackend, wait: float = 60.0) -> str:
     """Store `source` as the new version of `target` (a full rebuild there, vectors and all); returns its name."""
     manifest = source.manifest
-    fresh: dict[str, PreparedDocument] = {}
-    first = 0
-    for doc_id, record in manifest.documents.items():
+    fresh: list[PreparedDocument] = []
+    for doc_id in manifest.documents:
         document = source.documents[doc_id]
-        stored = [source.chunk(i) for i in range(first, first + record.chunks)]
-        first += record.chunks
-        chunks = [Chunk(n, doc_id, c.start, c.end, c.sentences) for n, c in enumerate(stored)]
+        chunks = [Chunk(n, doc_id, c.start, c.end, c.sentences) for n, c in enumerate(source.document_chunks(doc_id))]
         rows = [vector for _, vector in source.sentence_vectors(doc_id)]
         vectors = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, manifest.dimension), dtype=np.float32)
         terms = [document_terms(searchable_text(document, chunk)) for chunk in chunks]
-        fresh[doc_id] = PreparedDocument(document, chunks, terms, vectors)
+        fresh.append(PreparedDocument(document, chunks, terms, vectors))
     with target.writing(wait):
-        return target.commit(IndexUpdate(dataclasses.replace(manifest, files={}), fresh), None)
+        return target.commit(IndexUpdate(dataclasses.replace(manifest, files={}), FreshDocuments.ready(fresh)), None)

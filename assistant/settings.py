@@ -15,7 +15,7 @@ from typing import Any
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # Only variants that rank_bm25 computes identically (its BM25L multiplies by the raw
-# term frequency, unlike bm25s's and the paper's, so BM25L is not offered).
+# term frequency, unlike the paper's, so BM25L is not offered).
 BM25_METHODS = ("okapi", "bm25+")
 FUSION_METHODS = ("weighted", "rrf")
 # The longest question any face accepts, in characters: a question is a sentence or two, and a

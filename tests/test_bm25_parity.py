@@ -1,10 +1,10 @@
-"""bm25s (what the index uses) against rank_bm25 (the reference) on one fixture corpus."""
+"""Our BM25 over segments against rank_bm25 (the reference) on one fixture corpus."""
 
 import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi, BM25Plus
 
-from assistant.backends.local.lexical import BM25Index
+from assistant.backends.local.lexical import BM25Index, LexicalPart, Postings
 from assistant.settings import BM25Params
 from assistant.textnorm import document_terms, query_terms
 
@@ -34,7 +34,7 @@ REFERENCES = {
 
 @pytest.mark.parametrize("method", sorted(REFERENCES))
 @pytest.mark.parametrize(("k1", "b", "delta"), [(1.5, 0.75, 1.0), (1.2, 0.5, 0.5), (0.9, 1.0, 0.25)])
-def test_bm25s_scores_equal_rank_bm25(method, k1, b, delta):
+def test_scores_equal_rank_bm25(method, k1, b, delta):
     params = BM25Params(method=method, k1=k1, b=b, delta=delta)
     tokens = [document_terms(text) for text in CORPUS]
     ours = BM25Index.build(tokens, params)
@@ -59,33 +59,52 @@ def test_idf_is_positive_and_rarer_terms_weigh_more():
     assert index.knows("cattl") and not index.knows("never-seen")
 
 
-def test_save_and_load_keep_scores(tmp_path):
-    tokens = [document_terms(t) for t in CORPUS]
-    index = BM25Index.build(tokens, BM25Params())
-    index.save(tmp_path / "bm25")
-    loaded = BM25Index.load(tmp_path / "bm25")
+def test_postings_saved_and_loaded_keep_scores(tmp_path):
+    postings = Postings.from_terms([document_terms(t) for t in CORPUS])
+    postings.save(tmp_path / "terms")
+    loaded = BM25Index([LexicalPart(Postings.load(tmp_path / "terms"), None, 0)], BM25Params())
     terms = query_terms(QUERIES[0])
-    np.testing.assert_allclose(loaded.scores(terms), index.scores(terms))
+    built = BM25Index.build([document_terms(t) for t in CORPUS], BM25Params())
+    np.testing.assert_allclose(loaded.scores(terms), built.scores(terms))
+
+
+DELETED = {1, 4, 9}  # rows of the segmented corpus below that were deleted after they were written
+
+
+def segmented(texts: list[str], sizes: list[int]) -> list[LexicalPart]:
+    """`texts` in segments of `sizes` rows, with the rows in DELETED marked deleted."""
+    parts, base = [], 0
+    for size in sizes:
+        rows = range(base, base + size)
+        live = np.array([row not in DELETED for row in rows])
+        parts.append(LexicalPart(Postings.from_terms([document_terms(texts[r]) for r in rows]), live, base))
+        base += size
+    return parts
 
 
 @pytest.mark.parametrize("method", sorted(REFERENCES))
-def test_our_matrix_equals_the_one_bm25s_builds(method):
-    """The vectorised builder leaves bm25s in the state its own index() would."""
-    import bm25s
-
-    from assistant.backends.local.lexical import BM25S_VARIANTS, TermTable, score_matrix
-
+def test_segments_with_deletions_score_as_one_index_of_the_live_rows(method):
+    """Document frequencies and average length are those of every live row of every segment."""
     params = BM25Params(method=method)
-    table = TermTable.from_terms([document_terms(text) for text in CORPUS])
-    tf_method, idf_method = BM25S_VARIANTS[method]
-    reference = bm25s.BM25(k1=params.k1, b=params.b, delta=params.delta, method=tf_method, idf_method=idf_method)
-    rows = [table.ids[a:b].tolist() for a, b in zip(table.offsets[:-1], table.offsets[1:], strict=True)]
-    reference.index((rows, {t: i for i, t in enumerate(table.vocab)}), show_progress=False)
-    data, indices, indptr, nonoccurrence = score_matrix(table, params)
-    np.testing.assert_array_equal(indptr, reference.scores["indptr"])
-    np.testing.assert_array_equal(indices, reference.scores["indices"])
-    np.testing.assert_allclose(data, reference.scores["data"], rtol=1e-5, atol=1e-6)
-    if method == "bm25+":
-        np.testing.assert_allclose(nonoccurrence, reference.nonoccurrence_array, rtol=1e-6)
-    else:
-        assert nonoccurrence is None and reference.nonoccurrence_array is None
+    texts = [*CORPUS, *(t.replace("border", "frontier") for t in CORPUS[:4])]
+    index = BM25Index(segmented(texts, [5, 1, 6]), params)
+    live = [row for row in range(len(texts)) if row not in DELETED]
+    reference = REFERENCES[method]([document_terms(texts[r]) for r in live], params)
+    for query in QUERIES:
+        terms = query_terms(query)
+        expected = reference.get_scores(terms) if terms else np.zeros(len(live))
+        np.testing.assert_allclose(index.scores(terms)[live], expected, rtol=1e-5, atol=1e-5, err_msg=f"{method}: {query}")
+        assert not set(index.matching(terms).tolist()) & DELETED
+    assert index.live_count == len(live)
+    assert index.knows("frontier") and not index.knows("cattl")  # its only row was deleted
+
+
+def test_merged_postings_equal_those_built_from_the_live_rows():
+    texts = [*CORPUS, *(t.replace("border", "frontier") for t in CORPUS[:4])]
+    parts = segmented(texts, [5, 1, 6])
+    merged = Postings.merge([(p.postings, p.live) for p in parts])
+    fresh = Postings.from_terms([document_terms(t) for row, t in enumerate(texts) if row not in DELETED])
+    assert sorted(merged.vocab) == sorted(fresh.vocab)
+    for term in fresh.vocab:
+        assert [a.tolist() for a in merged.of(term)] == [a.tolist() for a in fresh.of(term)], term
+    assert merged.lengths.tolist() == fresh.lengths.tolist()

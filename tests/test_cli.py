@@ -238,8 +238,8 @@ def test_remove_refuses_unknown_or_all_articles(seed_corpus, seed_index, tmp_pat
 def test_a_corrupted_index_names_the_fix(seed_index, tmp_path):
     index_dir = tmp_path / "idx"
     shutil.copytree(seed_index, index_dir)
-    generation = next(index_dir.glob("gen-*"))
-    (generation / "vectors" / "chunks.faiss").write_bytes(b"broken")
+    segment = next(index_dir.glob("segments/seg-*"))
+    (segment / "vectors" / "chunks.faiss").write_bytes(b"broken")
     result = run("ask", "--index", str(index_dir), QUESTION)
     assert result.exit_code == 1
     assert result.output.strip().endswith("is corrupted (checksum mismatch) — run: assistant index --full")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.backends.local.store import POINTER, load_index
+from assistant.backends.local.store import POINTER, SEGMENTS, load_index
 from assistant.core import Assistant
 from assistant.evaluation import quotes_verified
 from assistant.indexer import update_index
@@ -34,19 +34,9 @@ def make_corpus(folder: Path, seed_corpus: Path) -> None:
 
 
 def leftovers(index_dir: Path) -> list[str]:
-    return [p.name for p in index_dir.iterdir() if p.name.startswith((".tmp-", f".{POINTER}."))]
-
-
-def time_one_round(corpus: Path, index_dir: Path, env: dict[str, str]) -> float:
-    """Seconds the worker takes for one update on this machine now (a shared machine may be slow)."""
-    worker = subprocess.Popen([sys.executable, str(WORKER), str(corpus), str(index_dir)], stdout=subprocess.PIPE, env=env)
-    assert worker.stdout.readline().strip() == b"ready"
-    began = time.monotonic()
-    assert worker.stdout.readline().strip() == b"updated"
-    seconds = time.monotonic() - began
-    worker.send_signal(signal.SIGKILL)
-    worker.wait()
-    return max(seconds, 0.1)
+    """What a killed writer left: staged versions, segments and pointers."""
+    places = [index_dir, index_dir / SEGMENTS] if (index_dir / SEGMENTS).is_dir() else [index_dir]
+    return [p.name for place in places for p in place.iterdir() if p.name.startswith((".tmp-", f".{POINTER}."))]
 
 
 def test_sigkill_during_reindex_leaves_the_previous_generation_answering(seed_corpus, tmp_path):
@@ -55,25 +45,27 @@ def test_sigkill_during_reindex_leaves_the_previous_generation_answering(seed_co
     update_index(corpus, index_dir, IndexSettings(chunk_words=80))
     assistant = Assistant.load(index_dir)
     rng = random.Random(20261122)
-    moved = killed_mid_write = 0
+    killed_mid_write = 0
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    round_seconds = time_one_round(corpus, index_dir, env)
-    for _ in range(KILLS):
-        before = (index_dir / POINTER).read_text()
+    for kill in range(KILLS):
         worker = subprocess.Popen([sys.executable, str(WORKER), str(corpus), str(index_dir)], stdout=subprocess.PIPE, env=env)
         assert worker.stdout.readline().strip() == b"ready"
-        time.sleep(rng.uniform(0.0, 3 * round_seconds))  # most kills after a round or more, many inside a write
+        if kill % 5 == 0:  # now and then inside the first update, which also opens the index
+            time.sleep(rng.uniform(0.0, 0.3))
+        else:  # mostly in the loop: an update that adds a small segment takes tens of milliseconds, most of it writing
+            began = time.monotonic()
+            assert worker.stdout.readline().strip() == b"updated"
+            assert worker.stdout.readline().strip() == b"updated"
+            time.sleep(rng.uniform(0.0, 4 * (time.monotonic() - began)))
         worker.send_signal(signal.SIGKILL)
         worker.wait()
         killed_mid_write += bool(leftovers(index_dir))
-        moved += (index_dir / POINTER).read_text() != before
         index = load_index(index_dir)  # checksums verified
         assert len(index.manifest.documents) == 40
         answer = assistant.ask("Who led the Lao side at the Son La border meeting?")
         assert not answer.abstained and answer.sources
         assert quotes_verified(answer, assistant.index.documents)
         assert assistant.index.name == index.location.name  # the reader moved to what CURRENT names
-    assert moved >= KILLS // 2, "the worker hardly ever finished an update: the kills did not hit the loop"
     assert killed_mid_write >= 1, "no kill landed while a generation was being written"
     report = update_index(corpus, index_dir)
     assert leftovers(index_dir) == []

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from assistant.backends.local import dense
-from assistant.backends.local.dense import VectorIndex, chunk_means
+from assistant.backends.local.dense import SegmentedVectors, VectorIndex, chunk_means
 
 
 def unit(*values):
@@ -27,8 +27,8 @@ def test_a_chunk_scores_as_its_best_sentence_in_any_order_of_ids():
     index = VectorIndex.build(SENTENCES, OFFSETS)
     query = unit(0, 0, 1)
     expected = {0: 0.0, 1: 1.0, 2: float(unit(0, 1, 1) @ query)}
-    for ids in ([0, 1, 2], [2, 0], [1], [2, 2, 1]):
-        np.testing.assert_allclose(index.similarities(query, np.array(ids)), [expected[i] for i in ids], atol=1e-6)
+    for ids in ([0, 1, 2], [2, 0], [1], [2, 2, 1]):  # vectors are stored as float16: three decimal digits
+        np.testing.assert_allclose(index.similarities(query, np.array(ids)), [expected[i] for i in ids], atol=2e-4)
 
 
 def test_search_finds_chunks_by_their_mean_and_save_load_round_trips(tmp_path):
@@ -38,7 +38,8 @@ def test_search_finds_chunks_by_their_mean_and_save_load_round_trips(tmp_path):
     index.save(tmp_path / "vectors")
     loaded = VectorIndex.load(tmp_path / "vectors", OFFSETS)
     assert loaded.size == 3 and loaded.dimension == 3
-    np.testing.assert_allclose(loaded.sentence_range(1, 3), SENTENCES[2:6])
+    np.testing.assert_allclose(loaded.sentence_range(1, 3), SENTENCES[2:6], atol=2e-4)
+    assert loaded.sentence_vectors.dtype == np.float16
     np.testing.assert_allclose(loaded.chunk_vectors(), index.chunk_vectors())
 
 
@@ -64,3 +65,17 @@ def test_above_the_exact_limit_candidates_come_from_an_ivf_index(tmp_path, monke
     for chunk in (0, 321, 999):  # a chunk's own mean lies in the list it was filed under, which is probed first
         assert loaded.search(means[chunk], 5)[0][0] == chunk
     np.testing.assert_allclose(loaded.chunk_vectors(), means, atol=1e-6)
+
+
+def test_segments_are_searched_as_one_without_their_deleted_chunks():
+    first, second = VectorIndex.build(SENTENCES, OFFSETS), VectorIndex.build(SENTENCES[::-1].copy(), OFFSETS)
+    live = np.array([True, False, True])  # the second segment's chunk 1 was deleted
+    both = SegmentedVectors([first, second], [None, live], [0, 3], 3)
+    assert both.size == 5
+    query = unit(0, 0, 1)
+    ids, scores = both.search(query, 6)
+    assert 4 not in ids.tolist() and len(ids) == 5 and np.all(np.diff(scores) <= 0)
+    for chunk_id in range(6):
+        own, row = (first, chunk_id) if chunk_id < 3 else (second, chunk_id - 3)
+        np.testing.assert_allclose(both.similarities(query, np.array([chunk_id])), own.similarities(query, np.array([row])))
+        np.testing.assert_allclose(both.sentence_similarities(query, chunk_id), own.sentence_similarities(query, row))

@@ -1,6 +1,6 @@
 """The whole pipeline through its one door, `Assistant`, and through the CLI over it, in the fast tier.
 
-The hashing stand-in embeds (tests/fakes.py); FAISS, bm25s, the index on
+The hashing stand-in embeds (tests/fakes.py); FAISS, BM25, the index on
 disk and the answerer are the real ones. What a real model changes (which
 answers are right) is checked in the slow tier: here, what the facade
 promises whatever the embedder.
@@ -124,12 +124,12 @@ def test_an_index_written_before_readers_gains_their_metadata(folders):
     (corpus / "dated.md").write_text("---\ndate: 2023-03-28\n---\nBorder guards signed a memorandum.", encoding="utf-8")
     assistant = Assistant(index_dir, corpus)
     assistant.update(embedder=HASHING_EMBEDDER)
-    (manifest_path,) = index_dir.glob("gen-*/manifest.json")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    for record in manifest["documents"].values():
+    (segment_path,) = index_dir.glob("segments/*/segment.json")
+    segment = json.loads(segment_path.read_text(encoding="utf-8"))
+    for _, record in segment["documents"]:
         for key in ("text_sha256", "format", "metadata", "pages"):
             del record[key]
-    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    segment_path.write_text(json.dumps(segment), encoding="utf-8")
     old = Assistant(index_dir, corpus)
     assert old.documents()["dated.md"].metadata == {} and old.search("memorandum", where={"date": "2023"}) == []
     report = old.update()
@@ -153,3 +153,23 @@ def test_an_assistant_made_from_a_version_follows_its_index_only_when_told_where
     assistant.add_articles([("patrol.md", PATROL.encode())])
     assert follower.index.name != version.name and "patrol.md" in follower.index.manifest.documents
     assert pinned.index.name == version.name
+
+
+def test_adding_and_removing_articles_reads_only_those_articles(folders, assistant, monkeypatch):
+    """An upload or `remove` names what changed: the rest of the corpus is not even listed (README, "Segments")."""
+    corpus, _ = folders
+    (corpus / "copied-in-by-hand.txt").write_text("Colonel Bounmy Keola toured marker 42.", encoding="utf-8")
+
+    def no_listing(corpus_dir):
+        raise AssertionError("the whole corpus was listed")
+
+    monkeypatch.setattr("assistant.indexer.scan_files", no_listing)
+    _, report = assistant.add_articles([("patrol.md", PATROL.encode())])
+    assert report is not None and (report.new, report.removed, report.unchanged) == (1, 0, 2)
+    assert set(assistant.documents()) == {*(p.name for p in folders[0].glob("*.txt")), "patrol.md"} - {"copied-in-by-hand.txt"}
+    assert "Khamla Vongsa" in assistant.ask("Who led the Phongsaly joint patrol?").answer
+    removed, report = assistant.remove_articles(["./patrol.md"])
+    assert removed == ["patrol.md"] and (report.new, report.removed, report.unchanged) == (0, 1, 2)
+    assert "patrol.md" not in assistant.documents()
+    monkeypatch.undo()
+    assert assistant.update().new == 1  # a full update finds what was copied in by hand

@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from assistant.backends.local import LocalBackend
-from assistant.backends.local.lexical import BM25Index
+from assistant.backends.local.lexical import Postings
 from assistant.backends.local.store import POINTER, load_index, pointer_state
 from assistant.cli import main
 from assistant.conversation import ConversationState
@@ -36,7 +36,7 @@ from assistant.settings import DEFAULT_MODEL
 from assistant.webapp import ChatHandlers
 from tests.conftest import SEED_CORPUS
 from tests.fakes import HASHING_EMBEDDER
-from tests.test_store import TEXT, write
+from tests.test_store import TEXT, segment_of, write
 
 ARTICLE = "son-la-luang-prabang-border-meeting.txt"
 EXTRA = "extra.txt"
@@ -138,7 +138,7 @@ def test_readers_fall_back_to_the_newest_generation_warning_once_and_a_writer_re
 
 def test_the_fallback_is_the_newest_generation_that_verifies(small_index):
     index_dir, first, second = small_index
-    vectors = index_dir / second / "vectors" / "sentences.npy"
+    vectors = segment_of(index_dir / second) / "vectors" / "sentences.npy"
     vectors.write_bytes(vectors.read_bytes()[:-8])
     (index_dir / POINTER).write_bytes(b"\xff\xfe garbage")
     assert load_index(index_dir).location.name == first
@@ -150,7 +150,7 @@ def test_the_named_generation_gone_falls_back_to_the_one_before(small_index):
     assert load_index(index_dir).location.name == first
 
 
-def _disk_full(self: BM25Index, folder: Path) -> None:
+def _disk_full(self: Postings, folder: Path) -> None:
     raise OSError(28, "No space left on device")
 
 
@@ -159,7 +159,7 @@ def test_a_writer_that_fails_after_current_was_lost_leaves_an_index(small_index,
     """The next writer used to remove every generation CURRENT did not name (all of them) before writing its own."""
     index_dir, _, second = small_index
     DAMAGE[damage](index_dir / POINTER)
-    monkeypatch.setattr(BM25Index, "save", _disk_full)
+    monkeypatch.setattr(Postings, "save", _disk_full)
     with pytest.raises(OSError, match="No space left"), LocalBackend(index_dir).writing(wait=1):
         write(index_dir, TEXT.replace("Alpha", "Sigma"))
     assert load_index(index_dir).location.name == second
@@ -168,10 +168,10 @@ def test_a_writer_that_fails_after_current_was_lost_leaves_an_index(small_index,
 def test_a_writer_keeps_generations_that_do_not_verify_until_it_has_written_one(small_index, monkeypatch):
     index_dir, first, second = small_index
     for name in (first, second):
-        vectors = index_dir / name / "vectors" / "sentences.npy"
+        vectors = segment_of(index_dir / name) / "vectors" / "sentences.npy"
         vectors.write_bytes(vectors.read_bytes()[:-8])
     (index_dir / POINTER).unlink()
-    monkeypatch.setattr(BM25Index, "save", _disk_full)
+    monkeypatch.setattr(Postings, "save", _disk_full)
     with pytest.raises(OSError, match="No space left"), LocalBackend(index_dir).writing(wait=1):
         write(index_dir, TEXT.replace("Alpha", "Sigma"))
     assert generations(index_dir) == {first, second}
@@ -355,8 +355,8 @@ def unchanged(index_dir: Path, in_use: str, kept: set[str]) -> None:
     assert answer.sources and answer.sources[0].doc_id == EXTRA
 
 
-def _bm25_disk_full(self: BM25Index, folder: Path) -> None:
-    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / "data.csc.index.npy"))
+def _bm25_disk_full(self: Postings, folder: Path) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / "rows.npy"))
 
 
 @pytest.mark.parametrize("where", ["a text blob", "the generation's files"])
@@ -367,8 +367,8 @@ def test_a_full_disk_stops_an_update_with_one_line_and_the_index_in_use_stays(tw
         monkeypatch.setattr(os, "fsync", _disk_full_on_sync)
         expected = "Error: cannot update the index: No space left on device (index/)"
     else:
-        monkeypatch.setattr(BM25Index, "save", _bm25_disk_full)
-        expected = "Error: cannot update the index: No space left on device (index/.tmp-"
+        monkeypatch.setattr(Postings, "save", _bm25_disk_full)
+        expected = "Error: cannot update the index: No space left on device (index/segments/.tmp-"
     line = one_line(cli("index", "--corpus", corpus, "--index", index_dir))
     assert line.startswith(expected) and str(index_dir.parent) not in line, line
     monkeypatch.undo()

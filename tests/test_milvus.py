@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.parametrize("params", [BM25Params("okapi"), BM25Params("bm25+"), BM25Params("bm25+", k1=1.5, b=0.5, delta=0.5)])
 def test_bm25_scores_are_the_local_backends(params):
-    """The scores the milvus backend gives its candidates are bm25s's, term for term, repeats and unknown terms included."""
+    """The milvus backend scores its candidates as the local backend does, term for term, repeats and unknown terms in."""
     chunks = [terms for p in all_prepared().values() for terms in p.terms]
     local = BM25Index.build(chunks, params)
     counts = TermCounts()

@@ -7,18 +7,19 @@ import shutil
 import numpy as np
 import pytest
 
-from assistant.backends.local.dense import VectorIndex
-from assistant.backends.local.lexical import BM25Index, TermTable
+from assistant.backends import FreshDocuments, IndexUpdate, PreparedDocument
+from assistant.backends.local import LocalBackend
+from assistant.backends.local.lexical import Postings
+from assistant.backends.local.segments import read_description
 from assistant.backends.local.store import (
     POINTER,
+    SEGMENTS,
     current_generation,
     load_index,
-    load_terms,
+    read_version,
     remove_leftovers,
-    write_generation,
     writer_lock,
 )
-from assistant.backends.local.tables import ChunkTable
 from assistant.errors import CorruptIndexError, IndexBusyError, IndexMismatchError, NoIndexError
 from assistant.records import Chunk, Document, DocumentRecord, Manifest
 from assistant.settings import IndexSettings
@@ -28,9 +29,9 @@ TEXT = "Alpha meets Beta. Gamma signs the memorandum."
 
 
 def write(index_dir, text=TEXT):
+    """A full build of one article in two chunks: a new version with a segment of its own."""
     document = Document("a.txt", "a.txt", "A", text, hashlib.sha256(text.encode()).hexdigest())
     chunks = [Chunk(0, "a.txt", 0, 17, ((0, 17),)), Chunk(1, "a.txt", 18, len(text), ((18, len(text)),))]
-    vectors = np.eye(2, 8, dtype=np.float32)
     manifest = Manifest(
         model="test-model",
         dimension=8,
@@ -39,11 +40,14 @@ def write(index_dir, text=TEXT):
         chunk_count=2,
         corpus="/corpus",
     )
-    terms = TermTable.from_terms([document_terms(text[c.start : c.end]) for c in chunks])
-    bm25 = BM25Index.from_table(terms, IndexSettings().bm25)
-    table = ChunkTable.from_chunks(chunks, ["a.txt"])
-    vector_index = VectorIndex.build(vectors, table.sentence_offsets)
-    return write_generation(index_dir, manifest, [document], table, vector_index, bm25, terms)
+    terms = [document_terms(text[c.start : c.end]) for c in chunks]
+    fresh = FreshDocuments.ready([PreparedDocument(document, chunks, terms, np.eye(2, 8, dtype=np.float32))])
+    return index_dir / LocalBackend(index_dir).commit(IndexUpdate(manifest, fresh), None)
+
+
+def segment_of(generation):
+    """The folder of a version's last segment."""
+    return generation.parent / SEGMENTS / read_version(generation).segments[-1].name
 
 
 def test_round_trip(tmp_path):
@@ -55,7 +59,8 @@ def test_round_trip(tmp_path):
     assert index.vectors.size == 2 and index.vectors.dimension == 8
     assert index.bm25.matching(document_terms("memorandum")).tolist() == [1]
     assert index.manifest.model == "test-model"
-    assert set(index.manifest.files) >= {"chunks/spans.npy", "vectors/sentences.npy", "terms/terms.npy"}
+    files = read_description(segment_of(index.location))["files"]
+    assert set(files) >= {"chunks/spans.npy", "vectors/sentences.npy", "vectors/chunks.faiss", "terms/rows.npy"}
     assert (tmp_path / "texts" / f"{index.documents['a.txt'].text_sha256}.txt").read_text() == TEXT
 
 
@@ -70,14 +75,12 @@ def test_a_new_generation_replaces_the_old_one_which_is_kept_one_update_longer(t
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
-def test_terms_are_stored_for_updates(tmp_path):
-    generation = write(tmp_path)
-    terms = load_terms(generation)
-    rows = [terms.ids[a:b] for a, b in zip(terms.offsets[:-1], terms.offsets[1:], strict=True)]
-    assert [[terms.vocab[i] for i in row] for row in rows] == [
-        document_terms("Alpha meets Beta."),
-        document_terms("Gamma signs the memorandum."),
-    ]
+def test_each_chunks_terms_are_stored_as_postings(tmp_path):
+    postings = Postings.load(segment_of(write(tmp_path)) / "terms")
+    expected = [document_terms("Alpha meets Beta."), document_terms("Gamma signs the memorandum.")]
+    held = [sorted(t for t in postings.vocab if row in postings.of(t)[0].tolist()) for row in (0, 1)]
+    assert held == [sorted(set(terms)) for terms in expected]
+    assert postings.lengths.tolist() == [len(terms) for terms in expected]
 
 
 def test_leftovers_of_a_killed_writer_are_removed(tmp_path):
@@ -86,8 +89,11 @@ def test_leftovers_of_a_killed_writer_are_removed(tmp_path):
     (tmp_path / ".tmp-abandoned" / "chunks.faiss").write_bytes(b"half")
     (tmp_path / f".{POINTER}.1234").write_text("gen-x\n")
     (tmp_path / "gen-orphan").mkdir()
+    (tmp_path / SEGMENTS / "seg-orphan").mkdir()
+    (tmp_path / SEGMENTS / ".tmp-half").mkdir()
     remove_leftovers(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([POINTER, current.name, "texts"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([POINTER, current.name, SEGMENTS, "texts"])
+    assert [p.name for p in (tmp_path / SEGMENTS).iterdir()] == [segment_of(current).name]
 
 
 def test_a_second_writer_waits_then_gives_up_clearly(tmp_path):
@@ -102,12 +108,13 @@ def test_a_failed_write_leaves_the_previous_generation_in_use(tmp_path, monkeypa
     def broken_save(self, folder):
         raise OSError("disk full")
 
-    monkeypatch.setattr(BM25Index, "save", broken_save)
+    monkeypatch.setattr(Postings, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
         write(tmp_path, TEXT.replace("Alpha", "Omega"))
     assert current_generation(tmp_path) == first
     assert load_index(tmp_path).documents["a.txt"].text == TEXT
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([POINTER, first.name, "texts"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([POINTER, first.name, SEGMENTS, "texts"])
+    assert [p.name for p in (tmp_path / SEGMENTS).iterdir()] == [segment_of(first).name]
 
 
 def test_text_blobs_are_shared_and_removed_when_unused(tmp_path):
@@ -133,16 +140,14 @@ def test_no_index_says_what_to_run(tmp_path):
 
 
 def test_a_corrupted_file_is_detected_by_checksum(tmp_path):
-    generation = write(tmp_path)
-    vectors = generation / "vectors" / "sentences.npy"
+    vectors = segment_of(write(tmp_path)) / "vectors" / "sentences.npy"
     vectors.write_bytes(vectors.read_bytes()[:-10])
     with pytest.raises(CorruptIndexError, match=r"sentences.npy is corrupted.*assistant index --full"):
         load_index(tmp_path)
 
 
 def test_a_missing_file_is_detected(tmp_path):
-    generation = write(tmp_path)
-    (generation / "chunks" / "sentences.npy").unlink()
+    (segment_of(write(tmp_path)) / "chunks" / "sentences.npy").unlink()
     with pytest.raises(CorruptIndexError, match=r"sentences\.npy is missing"):
         load_index(tmp_path)
 

@@ -6,8 +6,8 @@ writer does meanwhile. A writer holds the backend's lock (`writing`), builds
 on the version in use, and `commit`s a new one, which becomes visible all at
 once. The indexer decides what changed; a backend only stores and searches.
 
-Two implementations: `local` (folders of plain files: FAISS, bm25s,
-generations behind a pointer) and `milvus` (collections in a Milvus server
+Two implementations: `local` (folders of plain files: immutable segments
+of FAISS vectors and BM25 postings, versions behind a pointer) and `milvus` (collections in a Milvus server
 that several app servers share; README, "Scaling out"). Adding one is a
 module (or package), a line in `BACKENDS`, and the backend contract suite
 (tests/contracts/test_backend_contract.py) passing against it.
@@ -15,7 +15,7 @@ module (or package), a line in `BACKENDS`, and the backend contract suite
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,13 +65,39 @@ class PreparedDocument:
     vectors: np.ndarray
 
 
+class FreshDocuments:
+    """The new and changed documents of an update, prepared a batch at a time as the backend takes them, so that
+    a build holds one batch of sentence vectors in memory, not the whole corpus's. Batches come in manifest
+    order and can be taken once; which documents they hold is known from the start."""
+
+    def __init__(self, doc_ids: Collection[str], batches: Iterable[list[PreparedDocument]]) -> None:
+        self.doc_ids = frozenset(doc_ids)
+        self._batches = iter(batches)
+
+    @classmethod
+    def ready(cls, documents: Iterable[PreparedDocument]) -> FreshDocuments:
+        """Documents prepared already, as one batch."""
+        batch = list(documents)
+        return cls([d.document.doc_id for d in batch], [batch] if batch else [])
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self.doc_ids
+
+    def __len__(self) -> int:
+        return len(self.doc_ids)
+
+    def batches(self) -> Iterator[list[PreparedDocument]]:
+        return self._batches
+
+
 @dataclass(frozen=True)
 class IndexUpdate:
-    """The next version: `manifest` lists every document in order; those in `fresh` are (re)written,
-    every other one is kept as the previous version holds it, and documents not listed are dropped."""
+    """The next version: `manifest` lists every document; those in `fresh` are (re)written, every other one is
+    kept as the previous version holds it, and documents not listed are dropped. The manifest's records of fresh
+    documents (their chunk counts) and its chunk count are final once every batch of `fresh` has been taken."""
 
     manifest: Manifest
-    fresh: dict[str, PreparedDocument] = field(default_factory=dict)
+    fresh: FreshDocuments = field(default_factory=lambda: FreshDocuments.ready([]))
 
 
 class IndexVersion(Protocol):
@@ -92,6 +118,10 @@ class IndexVersion(Protocol):
     def stats(self) -> TermStats: ...
 
     def chunk(self, chunk_id: int) -> Chunk: ...
+
+    def document_chunks(self, doc_id: str) -> list[Chunk]:
+        """A document's chunks in order, with their ids in this version."""
+        ...
 
     def missing_texts(self) -> set[str]:
         """The documents whose stored text is gone, so that an update stores them again from the corpus

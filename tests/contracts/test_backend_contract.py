@@ -16,7 +16,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.backends import BACKENDS, MODES, IndexBackend, IndexUpdate, PreparedDocument, SearchRequest, open_backend
+from assistant.backends import (
+    BACKENDS,
+    MODES,
+    FreshDocuments,
+    IndexBackend,
+    IndexUpdate,
+    PreparedDocument,
+    SearchRequest,
+    open_backend,
+)
 from assistant.errors import IndexBusyError, NoIndexError
 from assistant.indexer import embedded_text, searchable_text
 from assistant.records import Chunk, Document, DocumentRecord, Manifest, text_hash
@@ -81,7 +90,7 @@ def update(documents: dict[str, PreparedDocument], kept: dict[str, DocumentRecor
         chunk_count=sum(r.chunks for r in records.values()),
         corpus="/corpus",
     )
-    return IndexUpdate(manifest, documents)
+    return IndexUpdate(manifest, FreshDocuments.ready(documents.values()))
 
 
 def request(question: str) -> SearchRequest:
@@ -181,8 +190,14 @@ def test_the_next_version_keeps_drops_and_rewrites_documents(backend):
     added = prepared("patrol.md", "Patrol", "Phongsaly and Dien Bien guards held a joint patrol led by Major Khamla.")
     commit(backend, update({"cattle.txt": changed, "patrol.md": added}, kept))
     new = backend.open()
-    assert list(new.manifest.documents) == ["son-la.txt", "cattle.txt", "patrol.md"]
+    assert set(new.manifest.documents) == {"son-la.txt", "cattle.txt", "patrol.md"}
     assert new.documents["cattle.txt"].text == changed.document.text
+    for doc_id, document in (("cattle.txt", changed), ("patrol.md", added), ("son-la.txt", first["son-la.txt"])):
+        chunks = new.document_chunks(doc_id)
+        assert [(c.doc_id, c.start, c.end, c.sentences) for c in chunks] == [
+            (c.doc_id, c.start, c.end, c.sentences) for c in document.chunks
+        ]
+        assert all(new.chunk(c.chunk_id) == c for c in chunks)
     found = {
         new.chunk(h.chunk_id).doc_id for mode in MODES for h in new.search(request("defence dialogue Hanoi"), 10, mode, SEARCH)
     }

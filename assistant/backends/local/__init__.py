@@ -1,14 +1,16 @@
 """The `local` backend: one machine's index folder of plain files.
 
-Versions are generations on disk (store.py): chunk arrays and shared text
-blobs (tables.py), sentence vectors with chunk means in FAISS (dense.py),
-and a bm25s score matrix rebuilt from a stored term table (lexical.py).
-Searching fuses BM25 and dense candidates in this process (fusion.py).
+A version on disk (store.py) is a list of immutable segments (segments.py),
+each with chunk arrays (tables.py), float16 sentence vectors with chunk
+means in FAISS (dense.py) and postings (lexical.py), plus the documents
+deleted from each; texts are shared blobs. An update writes a segment of
+what is new and marks what it replaces; merges keep the count of segments
+small. Searching fuses BM25 (with the statistics of all segments) and dense
+candidates in this process (fusion.py).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,23 +18,28 @@ from pathlib import Path
 import numpy as np
 
 from assistant.backends import Hit, IndexUpdate, IndexVersion, Mode, SearchRequest
-from assistant.backends.local.dense import VectorIndex
-from assistant.backends.local.lexical import BM25Index, TermTable
+from assistant.backends.local.dense import SegmentedVectors
+from assistant.backends.local.lexical import BM25Index
+from assistant.backends.local.segments import Segment, plan_merges
 from assistant.backends.local.store import (
+    SEGMENTS,
+    SegmentRef,
     StoredIndex,
+    VersionFile,
     current_generation,
     load_index,
-    load_terms,
     pointer_state,
     read_manifest,
     remove_leftovers,
     repair_pointer,
-    write_generation,
+    texts_in_use,
+    unused_texts,
+    write_texts,
+    write_version,
     writer_lock,
 )
-from assistant.backends.local.tables import ChunkTable
 from assistant.fusion import best_first, reciprocal_rank_fusion, weighted_fusion
-from assistant.records import Chunk, Document, Manifest
+from assistant.records import Chunk, Document, DocumentRecord, Manifest
 from assistant.segment import Span
 from assistant.settings import SearchSettings
 
@@ -60,23 +67,22 @@ class LocalVersion:
         return self.stored.bm25
 
     @property
-    def vectors(self) -> VectorIndex:
+    def vectors(self) -> SegmentedVectors:
         return self.stored.vectors
 
     def chunk(self, chunk_id: int) -> Chunk:
         return self.stored.chunks[chunk_id]
 
+    def document_chunks(self, doc_id: str) -> list[Chunk]:
+        return [self.stored.chunks[i] for i in range(*self.stored.chunks.ranges[doc_id])]
+
     def missing_texts(self) -> set[str]:
         return self.stored.documents.missing()
 
     def sentence_vectors(self, doc_id: str) -> Iterator[tuple[Span, np.ndarray]]:
-        chunks = self.stored.chunks
-        start, stop = chunks.ranges[doc_id]
-        first, last = int(chunks.sentence_offsets[start]), int(chunks.sentence_offsets[stop])
-        vectors = self.stored.vectors.sentence_vectors
-        for row in range(first, last):
-            begin, end = chunks.sentences[row]
-            yield (int(begin), int(end)), vectors[row]
+        for chunk_id in range(*self.stored.chunks.ranges[doc_id]):
+            chunk = self.stored.chunks[chunk_id]
+            yield from zip(chunk.sentences, self.stored.vectors.sentence_rows(chunk_id).astype(np.float32), strict=True)
 
     def _allowed(self, doc_ids: Collection[str]) -> np.ndarray:
         ranges = self.stored.chunks.ranges
@@ -154,71 +160,52 @@ class LocalBackend:
             yield
 
     def commit(self, update: IndexUpdate, previous: IndexVersion | None) -> str:
-        """Write the next generation: runs of kept documents copied from `previous` as whole ranges."""
+        """Write a segment of the new and changed documents, mark the ones they replace or that went away as
+        deleted in their segments, merge as `plan_merges` says, and switch to the version that lists them."""
         base = previous.stored if isinstance(previous, LocalVersion) else None
-        parts = _Parts(base)
-        for doc_id in update.manifest.documents:
-            fresh = update.fresh.get(doc_id)
-            if fresh is None:
-                parts.keep(doc_id)
-            else:
-                parts.add(fresh.chunks, fresh.terms, fresh.vectors, doc_id)
-        chunks = ChunkTable.concatenate(parts.close(), list(update.manifest.documents))
-        terms = TermTable.assemble(parts.terms, base=parts.base_terms)
-        dimension = update.manifest.dimension
-        sentence_vectors = (
-            np.vstack([b.reshape(-1, dimension) for b in parts.vectors]) if parts.vectors else np.zeros((0, dimension))
+        wanted = update.manifest.documents
+        parts: list[tuple[Segment, frozenset[str]]] = []
+        for segment, ref in zip(base.segments, base.version.segments, strict=True) if base is not None else ():
+            deleted = ref.deleted | {d for d in segment.records if d not in wanted or d in update.fresh}
+            if len(deleted) < len(segment.records):
+                parts.append((segment, frozenset(deleted)))
+        for batch in update.fresh.batches():  # a segment per batch: a build holds one batch in memory
+            write_texts(self.index_dir, [prepared.document for prepared in batch])
+            parts.append((Segment.of_documents(batch, wanted).write(self.index_dir / SEGMENTS), frozenset()))
+        parts = _merged(parts, wanted, self.index_dir)
+        manifest = update.manifest
+        version = VersionFile(
+            model=manifest.model,
+            dimension=manifest.dimension,
+            settings=manifest.settings,
+            corpus=manifest.corpus,
+            chunk_count=manifest.chunk_count,
+            segments=[SegmentRef(segment.name, deleted) for segment, deleted in parts],
+            records={
+                d: wanted[d]
+                for segment, deleted in parts
+                for d, record in segment.records.items()
+                if d not in deleted and wanted[d] != record
+            },
         )
-        generation = write_generation(
-            self.index_dir,
-            dataclasses.replace(update.manifest),  # the store stamps its format and files on its own copy
-            [fresh.document for fresh in update.fresh.values()],
-            chunks,
-            VectorIndex.build(np.ascontiguousarray(sentence_vectors, dtype=np.float32), chunks.sentence_offsets),
-            BM25Index.from_table(terms, update.manifest.settings.bm25),
-            terms,
-            previous_texts={r.text_sha256 for r in base.manifest.documents.values()} if base is not None else None,
-        )
+        used = {record.text_sha256 for record in wanted.values()}
+        if base is None:  # a full build: sweep every blob that neither this version nor the replaced one uses
+            removable = unused_texts(self.index_dir, used | texts_in_use(self.index_dir))
+        else:
+            removable = set(base.version.released_texts) - used
+            version.released_texts = sorted({r.text_sha256 for r in base.manifest.documents.values()} - used)
+        generation = write_version(self.index_dir, version, removable)
         return generation.name
 
 
-class _Parts:
-    """The next generation's chunks, terms and vectors, in order: new documents' own, and kept runs as ranges."""
-
-    def __init__(self, base: StoredIndex | None) -> None:
-        self.base = base
-        self.chunks: list[tuple[ChunkTable, int, int] | ChunkTable] = []
-        self.terms: list[tuple[TermTable, int, int] | list[str]] = []
-        self.vectors: list[np.ndarray] = []
-        self._run: list[int] = []  # [start, stop) of the current run of kept chunks
-        self.base_terms: TermTable | None = None  # loaded with the first kept run
-
-    def keep(self, doc_id: str) -> None:
-        if self.base is None:
-            raise ValueError(f"{doc_id} is kept, but there is no previous version to keep it from")
-        start, stop = self.base.chunks.ranges[doc_id]
-        if self._run and self._run[1] == start:
-            self._run[1] = stop
-        else:
-            self._flush()
-            self._run = [start, stop]
-
-    def add(self, chunks: list[Chunk], terms: list[list[str]], vectors: np.ndarray, doc_id: str) -> None:
-        self._flush()
-        self.chunks.append(ChunkTable.from_chunks(chunks, [doc_id]))
-        self.terms.extend(terms)
-        self.vectors.append(vectors)
-
-    def close(self) -> list[tuple[ChunkTable, int, int] | ChunkTable]:
-        self._flush()
-        return self.chunks
-
-    def _flush(self) -> None:
-        if self._run and self.base is not None:
-            start, stop = self._run
-            if self.base_terms is None:
-                self.base_terms = load_terms(self.base.location)
-            self.chunks.append((self.base.chunks, start, stop))
-            self.terms.append((self.base_terms, start, stop))
-            self.vectors.append(np.asarray(self.base.vectors.sentence_range(start, stop)))
-        self._run = []
+def _merged(
+    parts: list[tuple[Segment, frozenset[str]]], records: Mapping[str, DocumentRecord], index_dir: Path
+) -> list[tuple[Segment, frozenset[str]]]:
+    """`parts` with each group `plan_merges` names replaced, where its first member was, by one merged segment."""
+    while groups := plan_merges([(s.size, s.deleted_chunks(d)) for s, d in parts]):
+        for group in sorted(groups, key=min, reverse=True):
+            merged = Segment.merged([parts[i] for i in group], records).write(index_dir / SEGMENTS)
+            parts[min(group)] = (merged, frozenset())
+            for i in sorted(group, reverse=True)[:-1]:
+                del parts[i]
+    return parts

@@ -11,10 +11,14 @@ The offsets that map chunks to sentence rows are the chunk table's own
 
 Up to `EXACT_SEARCH_LIMIT` chunks the candidates are found by exact search;
 above it by an inverted-file index (IVF) holding the means as float16 (half
-the bytes to scan, and the candidates are re-scored from the float32
-sentence vectors anyway), whose probes were chosen so that its top 10 agree
+the bytes to scan, and the candidates are re-scored from the sentence
+vectors anyway), whose probes were chosen so that its top 10 agree
 with exact search's at least 99 % of the time (benchmarks/scale.py; README,
 "Speed at scale").
+
+Sentence vectors are stored as float16 (half the bytes; SQuAD recall unchanged, README "Segments") and
+scored in float32. Each segment has its own `VectorIndex`; `SegmentedVectors` searches them all and
+merges, skipping deleted chunks.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ IVF_LISTS_PER_ROOT = 2  # inverted lists per square root of the chunk count
 IVF_PROBE_SHARE = 0.1  # share of the lists searched per question,
 IVF_MIN_PROBES = 48  # but no fewer lists than this (at 20k chunks, 10 % of the lists found 97.8 % of the top 10)
 IVF_TRAINING_PER_LIST = 40  # training vectors per list (faiss's k-means wants at least 39)
+STORED_DTYPE = np.float16
 
 
 def candidate_index(means: np.ndarray) -> faiss.Index:
@@ -86,15 +91,17 @@ class VectorIndex:
 
     def __init__(self, index: faiss.Index, sentence_vectors: np.ndarray, offsets: np.ndarray) -> None:
         self._index = index
-        self.sentence_vectors = sentence_vectors
+        self.sentence_vectors = sentence_vectors  # float16
         self.offsets = offsets
 
     @classmethod
     def build(cls, sentence_vectors: np.ndarray, offsets: np.ndarray) -> VectorIndex:
+        """Means are taken from the float16 values stored, so that a chunk's mean is the same however it was made."""
         if len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != len(sentence_vectors) or np.any(np.diff(offsets) < 1):
             raise ValueError("every chunk needs at least one sentence vector, in order")
-        index = candidate_index(chunk_means(sentence_vectors, offsets))
-        return cls(index, np.ascontiguousarray(sentence_vectors, dtype=np.float32), np.asarray(offsets, dtype=np.int64))
+        stored = np.ascontiguousarray(sentence_vectors, dtype=STORED_DTYPE)
+        index = candidate_index(chunk_means(stored, offsets))
+        return cls(index, stored, np.asarray(offsets, dtype=np.int64))
 
     @property
     def exact(self) -> bool:
@@ -134,12 +141,12 @@ class VectorIndex:
         starts, stops = self.offsets[ids], self.offsets[ids + 1]
         counts = stops - starts
         rows = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-        scores = self.sentence_vectors[rows] @ query.reshape(-1)
+        scores = self.sentence_vectors[rows].astype(np.float32) @ query.reshape(-1)
         return np.maximum.reduceat(scores, np.cumsum(counts) - counts)
 
     def sentence_similarities(self, query: np.ndarray, chunk_id: int) -> np.ndarray:
         """The query's similarity to each sentence of one chunk, in order."""
-        rows = self.sentence_vectors[self.offsets[chunk_id] : self.offsets[chunk_id + 1]]
+        rows = self.sentence_vectors[self.offsets[chunk_id] : self.offsets[chunk_id + 1]].astype(np.float32)
         similarities: np.ndarray = rows @ query.reshape(-1)
         return similarities
 
@@ -155,3 +162,63 @@ class VectorIndex:
         index = faiss.read_index(str(folder / CHUNK_INDEX))
         _set_probes(index)
         return cls(index, sentence_vectors, np.asarray(offsets, dtype=np.int64))
+
+
+class SegmentedVectors:
+    """The vector indexes of several segments as one: chunk ids run across segments (segment i's chunk c is
+    `bases[i] + c`), and deleted chunks are never found."""
+
+    def __init__(self, parts: list[VectorIndex], live: list[np.ndarray | None], bases: list[int], dimension: int) -> None:
+        self.parts = parts
+        self.live = live
+        self.bases = np.asarray(bases, dtype=np.int64)
+        self.dimension = dimension
+        self._deleted = [0 if mask is None else int(len(mask) - mask.sum()) for mask in live]
+
+    @property
+    def exact(self) -> bool:
+        return all(part.exact for part in self.parts)
+
+    @property
+    def size(self) -> int:
+        """Number of live chunks."""
+        return sum(part.size - deleted for part, deleted in zip(self.parts, self._deleted, strict=True))
+
+    def _place(self, chunk_id: int) -> tuple[int, int]:
+        number = int(np.searchsorted(self.bases, chunk_id, side="right")) - 1
+        return number, chunk_id - int(self.bases[number])
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The `k` live chunks whose mean vectors are nearest, best first (ties by id), and those similarities."""
+        ids, scores = [], []
+        for part, mask, base, deleted in zip(self.parts, self.live, self.bases, self._deleted, strict=True):
+            found, similarity = part.search(query, k + deleted)  # deleted chunks may take places in the segment's own top k
+            if mask is not None:
+                keep = mask[found]
+                found, similarity = found[keep], similarity[keep]
+            ids.append(found + base)
+            scores.append(similarity)
+        if not ids:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        every, every_score = np.concatenate(ids), np.concatenate(scores)
+        order = np.lexsort((every, -every_score))[:k]
+        return every[order], every_score[order]
+
+    def similarities(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Each chunk's score for the query: the similarity of its best sentence."""
+        ids = np.asarray(ids, dtype=np.int64)
+        result = np.empty(len(ids), dtype=np.float32)
+        owners = np.searchsorted(self.bases, ids, side="right") - 1
+        for number in np.unique(owners):
+            here = owners == number
+            result[here] = self.parts[number].similarities(query, ids[here] - self.bases[number])
+        return result
+
+    def sentence_similarities(self, query: np.ndarray, chunk_id: int) -> np.ndarray:
+        number, local = self._place(chunk_id)
+        return self.parts[number].sentence_similarities(query, local)
+
+    def sentence_rows(self, chunk_id: int) -> np.ndarray:
+        """The stored (float16) sentence vectors of one chunk."""
+        number, local = self._place(chunk_id)
+        return self.parts[number].sentence_range(local, local + 1)

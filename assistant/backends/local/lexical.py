@@ -1,176 +1,227 @@
-"""BM25 over chunk terms, backed by bm25s's sparse score matrix.
+"""BM25 over segments: postings per segment, scored at query time with the statistics of the whole index.
 
-bm25s precomputes every (term, chunk) score at build time, so a query costs
-one sparse column sum. The variants offered are the ones rank_bm25 also
-implements, so the tests can hold bm25s to that reference.
+A segment stores, per term, the chunks that hold it and how often (`Postings`,
+compressed sparse columns, memory-mapped). Nothing that depends on the rest
+of the index is baked in: idf needs the document frequency over every live
+chunk of every segment and length normalisation the average length over
+them, and both change whenever a segment is added or a document deleted.
+`BM25Index` therefore computes them when asked, from the postings and the
+live-row masks, so that an index of many segments with deletions scores
+exactly as one freshly built segment would (tests/test_reindex.py). The
+formulas are rank_bm25's BM25Okapi and BM25Plus, which the tests hold it to
+(tests/test_bm25_parity.py). bm25s, which precomputes the whole score matrix,
+cannot keep these statistics global across segments (README, "Segments").
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
-import bm25s
 import numpy as np
 
+from assistant.backends.local.tables import mapped
 from assistant.settings import BM25Params
 
-log = logging.getLogger(__name__)
-
-# Our variant name -> bm25s (tf method, idf method). "okapi" is rank_bm25's
-# BM25Okapi: ATIRE's saturation with Robertson's idf.
-BM25S_VARIANTS = {"okapi": ("atire", "robertson"), "bm25+": ("bm25+", "bm25+")}
+VOCAB = "vocab.json"
+_ARRAYS = ("indptr", "rows", "counts", "lengths")
 
 
 @dataclass(frozen=True)
-class TermTable:
-    """Every chunk's terms as ids into `vocab`, flat: chunk i holds ids[offsets[i]:offsets[i + 1]].
+class Postings:
+    """One segment's terms: term t occurs `counts[j]` times in chunk `rows[j]` for j in indptr[t]:indptr[t + 1];
+    chunk i holds `lengths[i]` terms in all."""
 
-    Kept with each index generation so that BM25 can be rebuilt after an
-    update without tokenising the unchanged chunks again.
-    """
-
-    ids: np.ndarray
-    offsets: np.ndarray
     vocab: list[str]
+    indptr: np.ndarray
+    rows: np.ndarray
+    counts: np.ndarray
+    lengths: np.ndarray
 
     @classmethod
-    def assemble(cls, parts: Sequence[tuple[TermTable, int, int] | list[str]], base: TermTable | None = None) -> TermTable:
-        """A table of, in order, rows [start, stop) of `base` (given as (base, start, stop)) and new term lists.
-
-        The vocabulary keeps only the terms still used.
-        """
-        vocab = list(base.vocab) if base is not None else []
-        lookup = {term: i for i, term in enumerate(vocab)}
-        pieces: list[np.ndarray] = []
-        lengths: list[np.ndarray] = []
-        for part in parts:
-            if isinstance(part, tuple):
-                table, start, stop = part
-                pieces.append(table.ids[table.offsets[start] : table.offsets[stop]])
-                lengths.append(np.diff(table.offsets[start : stop + 1]))
-            else:
-                pieces.append(np.fromiter((lookup.setdefault(t, len(lookup)) for t in part), dtype=np.int32, count=len(part)))
-                lengths.append(np.array([len(part)], dtype=np.int64))
-        vocab.extend(list(lookup)[len(vocab) :])
-        ids = np.concatenate(pieces).astype(np.int32) if pieces else np.empty(0, dtype=np.int32)
-        row_lengths = np.concatenate(lengths) if lengths else np.empty(0, dtype=np.int64)
-        offsets = np.zeros(len(row_lengths) + 1, dtype=np.int64)
-        np.cumsum(row_lengths, out=offsets[1:])
-        used = np.bincount(ids, minlength=len(vocab)) > 0
-        remap = (np.cumsum(used) - 1).astype(np.int32)
-        return cls(ids=remap[ids], offsets=offsets, vocab=[t for t, u in zip(vocab, used, strict=True) if u])
+    def from_terms(cls, chunk_terms: Sequence[list[str]]) -> Postings:
+        lookup: dict[str, int] = {}
+        ids = np.fromiter(
+            (lookup.setdefault(t, len(lookup)) for terms in chunk_terms for t in terms),
+            dtype=np.int64,
+            count=sum(map(len, chunk_terms)),
+        )
+        lengths = np.fromiter(map(len, chunk_terms), dtype=np.int64, count=len(chunk_terms))
+        owners = np.repeat(np.arange(len(chunk_terms), dtype=np.int64), lengths)
+        return cls._from_pairs(list(lookup), ids, owners, lengths)
 
     @classmethod
-    def from_terms(cls, chunk_terms: Sequence[list[str]]) -> TermTable:
-        return cls.assemble(chunk_terms)
-
-    def save(self, folder: Path) -> None:
-        np.save(folder / "terms.npy", self.ids)
-        np.save(folder / "term_offsets.npy", self.offsets)
-        (folder / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
+    def _from_pairs(cls, vocab: list[str], terms: np.ndarray, rows: np.ndarray, lengths: np.ndarray) -> Postings:
+        """Postings of (term, row) occurrences, one pair per occurrence."""
+        width = max(len(lengths), 1)
+        pairs, counts = np.unique(terms * width + rows, return_counts=True)
+        return cls._from_sorted(vocab, *np.divmod(pairs, width), counts, lengths)
 
     @classmethod
-    def load(cls, folder: Path) -> TermTable:
+    def _from_sorted(
+        cls, vocab: list[str], terms: np.ndarray, rows: np.ndarray, counts: np.ndarray, lengths: np.ndarray
+    ) -> Postings:
+        """Postings of distinct (term, row) pairs sorted by term then row; terms without any are dropped."""
+        per_term = np.bincount(terms, minlength=len(vocab))
+        used = per_term > 0
+        indptr = np.zeros(int(used.sum()) + 1, dtype=np.int64)
+        np.cumsum(per_term[used], out=indptr[1:])
         return cls(
-            ids=np.load(folder / "terms.npy"),
-            offsets=np.load(folder / "term_offsets.npy"),
-            vocab=json.loads((folder / "vocab.json").read_text(encoding="utf-8")),
+            vocab=[term for term, keep in zip(vocab, used.tolist(), strict=True) if keep],
+            indptr=indptr,
+            rows=rows.astype(np.int32),
+            counts=counts.astype(np.int32),
+            lengths=lengths.astype(np.int32),
         )
 
+    @classmethod
+    def merge(cls, parts: Sequence[tuple[Postings, np.ndarray]]) -> Postings:
+        """The postings of the rows each part's mask keeps, parts in order, rows numbered anew from 0."""
+        lookup: dict[str, int] = {}
+        terms, rows, counts, lengths = [], [], [], []
+        offset = 0
+        for postings, keep in parts:
+            renumber = np.where(keep, np.cumsum(keep) - 1 + offset, -1)
+            remap = np.array([lookup.setdefault(t, len(lookup)) for t in postings.vocab], dtype=np.int64)
+            owners = np.repeat(remap, np.diff(postings.indptr))
+            new_rows = renumber[postings.rows]
+            live = new_rows >= 0
+            terms.append(owners[live])
+            rows.append(new_rows[live])
+            counts.append(np.asarray(postings.counts)[live])
+            lengths.append(np.asarray(postings.lengths)[keep])
+            offset += int(keep.sum())
+        empty = np.empty(0, dtype=np.int64)
+        all_terms = np.concatenate(terms) if terms else empty
+        all_rows = np.concatenate(rows) if rows else empty
+        order = np.lexsort((all_rows, all_terms))
+        return cls._from_sorted(
+            list(lookup),
+            all_terms[order],
+            all_rows[order],
+            (np.concatenate(counts) if counts else empty)[order],
+            np.concatenate(lengths) if lengths else empty,
+        )
 
-def score_matrix(table: TermTable, params: BM25Params) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """BM25 weight of every (term, chunk) pair as a CSC matrix (terms are columns), vectorised.
+    @property
+    def size(self) -> int:
+        return len(self.lengths)
 
-    Returns (data, indices, indptr, nonoccurrence): what bm25s stores. BM25+
-    gives every chunk idf * delta for each query term, even without it; as in
-    bm25s, that part lives in `nonoccurrence` (added once per query) and the
-    stored weights are only the part a chunk earns by holding the term.
-    bm25s's own builder loops over chunks in Python; this one does the same
-    arithmetic on whole arrays, so rebuilding after an update stays fast.
-    """
-    chunks, vocabulary = len(table.offsets) - 1, len(table.vocab)
-    lengths = np.diff(table.offsets)
-    average = float(lengths.mean()) if chunks else 0.0
-    owners = np.repeat(np.arange(chunks, dtype=np.int64), lengths)
-    pairs, tf = np.unique(table.ids.astype(np.int64) * max(chunks, 1) + owners, return_counts=True)
-    terms, docs = np.divmod(pairs, max(chunks, 1))
-    df = np.bincount(terms, minlength=vocabulary).astype(np.float64)
-    seen = df > 0
-    idf = np.zeros(vocabulary)
-    if params.method == "bm25+":
-        idf[seen] = np.log((chunks + 1) / df[seen])
-    else:  # okapi: Robertson's idf, clamped at zero for terms in more than half of the chunks
-        idf[seen] = np.log(np.maximum((chunks - df[seen] + 0.5) / (df[seen] + 0.5), 1.0))
-    norm = params.k1 * (1 - params.b + params.b * lengths[docs] / average) if chunks else np.empty(0)
-    saturation = tf * (params.k1 + 1) / (tf + norm)
-    data = idf[terms] * saturation
-    nonoccurrence = (idf * params.delta).astype(np.float32) if params.method == "bm25+" else None
-    indptr = np.zeros(vocabulary + 1, dtype=np.int64)
-    np.cumsum(np.bincount(terms, minlength=vocabulary), out=indptr[1:])
-    return data.astype(np.float32), docs.astype(np.int32), indptr, nonoccurrence
+    @cached_property
+    def term_ids(self) -> dict[str, int]:
+        return {term: i for i, term in enumerate(self.vocab)}
+
+    def of(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """The rows that hold `term` and how often."""
+        i = self.term_ids.get(term)
+        if i is None:
+            return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int32)
+        start, stop = int(self.indptr[i]), int(self.indptr[i + 1])
+        return self.rows[start:stop], self.counts[start:stop]
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir()
+        for name in _ARRAYS:
+            np.save(folder / f"{name}.npy", getattr(self, name))
+        (folder / VOCAB).write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> Postings:
+        vocab = json.loads((folder / VOCAB).read_text(encoding="utf-8"))
+        indptr, rows, counts, lengths = (mapped(folder / f"{name}.npy") for name in _ARRAYS)
+        return cls(vocab, indptr, rows, counts, lengths)
+
+
+@dataclass(frozen=True)
+class LexicalPart:
+    """A segment's postings as the index sees them: its live rows, and where its rows start among all."""
+
+    postings: Postings
+    live: np.ndarray | None  # None: every row is live
+    base: int
 
 
 class BM25Index:
-    def __init__(self, model: bm25s.BM25) -> None:
-        self._model = model
-        indptr = np.asarray(model.scores["indptr"])
-        self._doc_freq = np.diff(indptr)
-        self.size = int(model.scores["num_docs"])
+    """BM25 over the live rows of several segments, with document frequencies and average length over all of them.
+
+    Rows are numbered across segments (segment i's row r is base_i + r); deleted rows never score.
+    """
+
+    def __init__(self, parts: Sequence[LexicalPart], params: BM25Params) -> None:
+        self.parts = list(parts)
+        self.params = params
+        self.size = sum(p.postings.size for p in self.parts)  # every row, deleted ones included
+        lengths = [np.asarray(p.postings.lengths)[p.live] if p.live is not None else p.postings.lengths for p in self.parts]
+        self.live_count = int(sum(len(x) for x in lengths))
+        total = float(sum(int(np.sum(x, dtype=np.int64)) for x in lengths))
+        self.average_length = total / self.live_count if self.live_count else 0.0
+        self._norms = [self._norm(p.postings.lengths) for p in self.parts]
 
     @classmethod
     def build(cls, chunk_terms: Sequence[list[str]], params: BM25Params) -> BM25Index:
-        return cls.from_table(TermTable.from_terms(chunk_terms), params)
+        """One segment of `chunk_terms`, all live: what the tests hold to rank_bm25."""
+        return cls([LexicalPart(Postings.from_terms(chunk_terms), None, 0)], params)
 
-    @classmethod
-    def from_table(cls, table: TermTable, params: BM25Params) -> BM25Index:
-        """bm25s holding the matrix `score_matrix` builds: the state its own `index()` would leave."""
-        tf_method, idf_method = BM25S_VARIANTS[params.method]
-        model = bm25s.BM25(k1=params.k1, b=params.b, delta=params.delta, method=tf_method, idf_method=idf_method)
-        data, indices, indptr, nonoccurrence = score_matrix(table, params)
-        model.scores = {"data": data, "indices": indices, "indptr": indptr, "num_docs": len(table.offsets) - 1}
-        model.nonoccurrence_array = nonoccurrence
-        model.vocab_dict = {term: i for i, term in enumerate(table.vocab)}
-        model.unique_token_ids_set = set(model.vocab_dict.values())
-        return cls(model)
+    def _norm(self, lengths: np.ndarray) -> np.ndarray:
+        k1, b = self.params.k1, self.params.b
+        if not self.average_length:
+            return np.full(len(lengths), k1)
+        return k1 * (1 - b + b * np.asarray(lengths, dtype=np.float64) / self.average_length)
 
-    def _term_ids(self, terms: list[str]) -> list[int]:
-        vocab = self._model.vocab_dict
-        return [vocab[t] for t in terms if t and t in vocab]
+    def _postings(self, term: str) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """(part, live rows, counts) of every part that holds `term`."""
+        found = []
+        for number, part in enumerate(self.parts):
+            rows, counts = part.postings.of(term)
+            if len(rows) and part.live is not None:
+                keep = part.live[rows]
+                rows, counts = rows[keep], counts[keep]
+            if len(rows):
+                found.append((number, rows, counts))
+        return found
+
+    def doc_freq(self, term: str) -> int:
+        return sum(len(rows) for _, rows, _ in self._postings(term))
+
+    def _bm25_idf(self, df: int) -> float:
+        if self.params.method == "bm25+":
+            return math.log((self.live_count + 1) / df)
+        return math.log(max((self.live_count - df + 0.5) / (df + 0.5), 1.0))  # okapi: clamped at zero
 
     def scores(self, terms: list[str]) -> np.ndarray:
-        """BM25 score of every chunk for the query `terms` (repeats count, as in rank_bm25)."""
-        ids = self._term_ids(terms)
-        if not ids:
-            return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self._model.get_scores_from_ids(ids))
+        """BM25 score of every row for the query `terms` (repeats count, as in rank_bm25)."""
+        total = np.zeros(self.size, dtype=np.float64)
+        k1 = self.params.k1
+        for term, repeats in Counter(t for t in terms if t).items():
+            found = self._postings(term)
+            df = sum(len(rows) for _, rows, _ in found)
+            if not df:
+                continue
+            idf = self._bm25_idf(df)
+            for number, rows, counts in found:
+                tf = counts.astype(np.float64)
+                total[self.parts[number].base + rows] += repeats * idf * tf * (k1 + 1) / (tf + self._norms[number][rows])
+            if self.params.method == "bm25+":  # every chunk earns idf·delta per query term, holding it or not
+                total += repeats * idf * self.params.delta
+        return total.astype(np.float32)
 
     def matching(self, terms: list[str]) -> np.ndarray:
-        """Ids of the chunks that contain at least one of `terms`."""
-        indptr = self._model.scores["indptr"]
-        indices = self._model.scores["indices"]
+        """Ids of the live rows that hold at least one of `terms`, in order."""
         hit = np.zeros(self.size, dtype=bool)
-        for i in set(self._term_ids(terms)):
-            hit[indices[indptr[i] : indptr[i + 1]]] = True
+        for term in set(terms):
+            for number, rows, _ in self._postings(term):
+                hit[self.parts[number].base + rows] = True
         return np.flatnonzero(hit)
 
     def idf(self, term: str) -> float:
         """Lucene's always-positive idf; an unseen term gets the idf of a term seen once."""
-        term_id = self._model.vocab_dict.get(term)
-        df = int(self._doc_freq[term_id]) if term_id is not None else 0
-        return math.log(1 + (self.size - max(df, 1) + 0.5) / (max(df, 1) + 0.5))
+        df = max(self.doc_freq(term), 1)
+        return math.log(1 + (self.live_count - df + 0.5) / (df + 0.5))
 
     def knows(self, term: str) -> bool:
-        return term in self._model.vocab_dict
-
-    def save(self, folder: Path) -> None:
-        self._model.save(str(folder), show_progress=False)
-
-    @classmethod
-    def load(cls, folder: Path) -> BM25Index:
-        model = bm25s.BM25.load(str(folder), mmap=True, show_progress=False, verbosity=0)
-        return cls(model)
+        return any(len(rows) for _, rows, _ in self._postings(term))

@@ -1,25 +1,26 @@
-"""The index folder: complete generations of plain files behind a pointer.
+"""The index folder: versions of immutable segments behind a pointer.
 
     index/
-      CURRENT                  the generation in use (and, on line 2, the one before)
-      gen-<time>-<id>/         manifest.json, chunks/, vectors/, bm25/, terms/
-      texts/<sha256>.txt       extracted document texts, named by their hash, shared by generations
+      CURRENT                  the version in use (and, on line 2, the one before)
+      gen-<time>-<id>/         manifest.json: the version's segments, the documents deleted from each, settings
+      segments/seg-<time>-<id>/  one segment: chunks, postings and vectors of its documents (segments.py)
+      texts/<sha256>.txt       extracted document texts, named by their hash, shared by versions
 
-A generation is written whole into a temporary folder, synced, renamed into
-place, and only then does CURRENT (replaced atomically) point to it. A reader
-therefore sees the old generation or the new one, never a half-written one,
-and a crash mid-write leaves the old one in use. The generation before the
-current one is kept until the next update, so that a reader that has just
-read CURRENT can still open it; anything older, and whatever a killed writer
-left behind, is removed by the next writer. One writer at a time holds
-`index/.lock`.
+An update writes its new segment (and any merged ones) whole, each staged,
+synced and renamed into place, then a small version folder naming them, and
+only then does CURRENT (replaced atomically) point to it. A reader therefore
+sees the old version or the new one, never a half-written one, and a crash
+mid-write leaves the old one in use; what the killed writer wrote is
+removed by the next. The version before the current one is kept until the
+next update, so that a reader that has just read CURRENT can still open it;
+older versions, and segments that neither refers to, are removed by the next
+writer. One writer at a time holds `index/.lock`.
 
 CURRENT itself can be lost or damaged (emptied, overwritten with garbage,
-replaced by a folder, naming a generation that is gone). Then readers fall
-back to the newest complete generation that verifies, with a warning, the
-next writer points CURRENT at it again before anything else, and no
-generation is removed while CURRENT names none: the one readers fall back
-to is among them.
+replaced by a folder, naming a version that is gone). Then readers fall
+back to the newest complete version whose segments verify, with a warning,
+the next writer points CURRENT at it again before anything else, and no
+version or segment is removed while CURRENT names none.
 """
 
 from __future__ import annotations
@@ -33,42 +34,151 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
+from itertools import accumulate
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from filelock import FileLock, Timeout
 
-from assistant.backends.local.dense import VectorIndex
-from assistant.backends.local.lexical import BM25Index, TermTable
-from assistant.backends.local.tables import REBUILD_HINT, ChunkTable, DocumentStore, write_text_blob
+from assistant.backends.local.dense import SegmentedVectors
+from assistant.backends.local.lexical import BM25Index, LexicalPart
+from assistant.backends.local.segments import Segment, new_name, read_description, records_of
+from assistant.backends.local.tables import REBUILD_HINT, DocumentStore, write_text_blob
 from assistant.errors import CorruptIndexError, IndexBusyError, IndexMismatchError, NoIndexError
-from assistant.records import Document, Manifest, file_hash
+from assistant.records import Chunk, Document, DocumentRecord, Manifest
+from assistant.settings import IndexSettings
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: sentence vectors (vectors/) instead of one vector per chunk
+FORMAT_VERSION = 3  # 3: segments; 2: one folder of sentence vectors per generation
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"
-CHUNKS_FOLDER = "chunks"
+SEGMENTS = "segments"
 TEXTS = "texts"
-VECTORS_FOLDER = "vectors"
-BM25_FOLDER = "bm25"
-TERMS_FOLDER = "terms"
 LOCK = ".lock"
 _GENERATION_NAME = re.compile(r"gen-[0-9A-Za-z_-]+")  # one folder inside the index, never a path out of it
+_SEGMENT_NAME = re.compile(r"seg-[0-9A-Za-z_-]+")
 _POINTER_BYTES = 4096  # two generation names fit many times over; a CURRENT larger than that is garbage anyway
 _fallback_warned: set[tuple[Path, str]] = set()
 
 
+@dataclass(frozen=True)
+class SegmentRef:
+    """A segment as a version holds it: its name and the documents deleted from it since it was written."""
+
+    name: str
+    deleted: frozenset[str] = frozenset()
+
+
+@dataclass
+class VersionFile:
+    """A version's manifest.json: its segments in order, settings, and the records that changed in place."""
+
+    model: str
+    dimension: int
+    settings: IndexSettings
+    corpus: str
+    chunk_count: int
+    segments: list[SegmentRef]
+    records: dict[str, DocumentRecord] = field(default_factory=dict)  # documents whose file changed but not their text
+    released_texts: list[str] = field(default_factory=list)  # text blobs the version before used and this one does not
+    built_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "model": self.model,
+            "dimension": self.dimension,
+            "settings": self.settings.to_dict(),
+            "built_at": self.built_at,
+            "corpus": self.corpus,
+            "chunk_count": self.chunk_count,
+            "segments": [{"name": ref.name, "deleted": sorted(ref.deleted)} for ref in self.segments],
+            "records": {doc_id: record.to_dict() for doc_id, record in self.records.items()},
+            "released_texts": self.released_texts,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VersionFile:
+        segments = [SegmentRef(entry["name"], frozenset(entry["deleted"])) for entry in data["segments"]]
+        if not all(_SEGMENT_NAME.fullmatch(ref.name) for ref in segments):
+            raise ValueError("a segment name is not one")
+        return cls(
+            model=data["model"],
+            dimension=data["dimension"],
+            settings=IndexSettings.from_dict(data["settings"]),
+            corpus=data["corpus"],
+            chunk_count=data["chunk_count"],
+            segments=segments,
+            records={doc_id: DocumentRecord.from_dict(r) for doc_id, r in data["records"].items()},
+            released_texts=list(data["released_texts"]),
+            built_at=data["built_at"],
+        )
+
+    def manifest(self, documents: dict[str, DocumentRecord]) -> Manifest:
+        return Manifest(
+            model=self.model,
+            dimension=self.dimension,
+            settings=self.settings,
+            documents=documents,
+            chunk_count=self.chunk_count,
+            corpus=self.corpus,
+            format_version=FORMAT_VERSION,
+            built_at=self.built_at,
+        )
+
+
+class SegmentedChunks:
+    """The live chunks of a version's segments, numbered across them (segment i's chunk c is `bases[i] + c`)."""
+
+    def __init__(self, segments: list[Segment], masks: list[np.ndarray | None], bases: list[int]) -> None:
+        self.segments = segments
+        self.masks = masks
+        self.bases = bases
+
+    def place(self, chunk_id: int) -> tuple[Segment, int]:
+        number = int(np.searchsorted(self.bases, chunk_id, side="right")) - 1
+        if number < 0 or number >= len(self.segments) or chunk_id - self.bases[number] >= self.segments[number].size:
+            raise IndexError(chunk_id)
+        return self.segments[number], chunk_id - self.bases[number]
+
+    def __getitem__(self, chunk_id: int) -> Chunk:
+        segment, row = self.place(chunk_id)
+        return segment.chunk(row, chunk_id)
+
+    def __iter__(self) -> Iterator[Chunk]:
+        for segment, mask, base in zip(self.segments, self.masks, self.bases, strict=True):
+            for row in range(segment.size) if mask is None else np.flatnonzero(mask).tolist():
+                yield segment.chunk(row, base + row)
+
+    def __len__(self) -> int:
+        return sum(s.size if m is None else int(m.sum()) for s, m in zip(self.segments, self.masks, strict=True))
+
+    @cached_property
+    def ranges(self) -> dict[str, tuple[int, int]]:
+        """Each live document's chunks as one [start, stop) range of ids."""
+        found = {}
+        for segment, mask, base in zip(self.segments, self.masks, self.bases, strict=True):
+            for doc_id, (start, stop) in segment.chunks.ranges.items():
+                if mask is None or mask[start]:
+                    found[doc_id] = (base + start, base + stop)
+        return found
+
+
 @dataclass
 class StoredIndex:
-    """Everything a query needs, loaded from one generation."""
+    """Everything a query needs, loaded from one version."""
 
     manifest: Manifest
+    version: VersionFile
     documents: DocumentStore
-    chunks: ChunkTable
-    vectors: VectorIndex
+    segments: list[Segment]
+    chunks: SegmentedChunks
+    vectors: SegmentedVectors
     bm25: BM25Index
     location: Path
 
@@ -81,85 +191,69 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def _data_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+def write_texts(index_dir: Path, documents: list[Document]) -> None:
+    """Store the texts of new documents (a blob already there and intact is kept), synced."""
+    texts_dir = index_dir / TEXTS
+    for document in documents:
+        write_text_blob(texts_dir, document)
+    if documents:
+        _fsync_path(texts_dir)
 
 
-def write_generation(
-    index_dir: Path,
-    manifest: Manifest,
-    new_texts: list[Document],
-    chunks: ChunkTable,
-    vectors: VectorIndex,
-    bm25: BM25Index,
-    terms: TermTable,
-    previous_texts: set[str] | None = None,
-) -> Path:
-    """Write a complete generation and switch CURRENT to it; returns its folder.
+def write_version(index_dir: Path, version: VersionFile, removable_texts: set[str]) -> Path:
+    """Write a version (its segments and their texts already written) and switch CURRENT to it; returns its folder.
 
-    `new_texts` are the documents whose text blob may not exist yet; every
-    document of `manifest` must have one once they are written. Blobs that
-    neither this generation nor the one it replaces refers to are removed
-    after the switch; `previous_texts` spares reading the replaced one's
-    manifest. Call it holding `writer_lock`.
+    After the switch, the blobs in `removable_texts` are removed: those no version still readable uses.
+    Call it holding `writer_lock`.
     """
     index_dir.mkdir(parents=True, exist_ok=True)
     replaced = _in_use(index_dir)
-    if previous_texts is None:
-        previous_texts = _texts_of(replaced)
     texts_dir = index_dir / TEXTS
-    for document in new_texts:
-        write_text_blob(texts_dir, document)
-    if new_texts:
-        _fsync_path(texts_dir)
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=index_dir))
     try:
-        chunks.save(staging / CHUNKS_FOLDER)
-        vectors.save(staging / VECTORS_FOLDER)
-        bm25.save(staging / BM25_FOLDER)
-        (staging / TERMS_FOLDER).mkdir()
-        terms.save(staging / TERMS_FOLDER)
-        manifest.format_version = FORMAT_VERSION
-        manifest.files = {p.relative_to(staging).as_posix(): file_hash(p) for p in _data_files(staging)}
-        (staging / MANIFEST).write_text(json.dumps(manifest.to_dict(), ensure_ascii=False), encoding="utf-8")
-        folders = [staging / BM25_FOLDER, staging / TERMS_FOLDER, staging / CHUNKS_FOLDER, staging / VECTORS_FOLDER, staging]
-        for path in [*_data_files(staging), staging / MANIFEST, *folders]:
-            _fsync_path(path)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        generation = index_dir / f"gen-{stamp}-{uuid.uuid4().hex[:8]}"
+        with (staging / MANIFEST).open("w", encoding="utf-8") as handle:
+            handle.write(json.dumps(version.to_dict(), ensure_ascii=False))
+            handle.flush()
+            os.fsync(handle.fileno())
+        _fsync_path(staging)
+        generation = index_dir / new_name("gen")
         staging.rename(generation)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     _switch_pointer(index_dir, generation.name, replaced.name if replaced is not None else "")
     remove_leftovers(index_dir)
-    _remove_unused_texts(texts_dir, {d.text_sha256 for d in manifest.documents.values()} | previous_texts)
+    for sha256 in removable_texts:
+        (texts_dir / f"{sha256}.txt").unlink(missing_ok=True)
     return generation
 
 
+def texts_in_use(index_dir: Path) -> set[str]:
+    """The text blobs the version in use refers to (none if there is none, or it is unreadable)."""
+    generation = _in_use(index_dir)
+    if generation is None:
+        return set()
+    try:
+        return {record.text_sha256 for record in read_manifest(generation).documents.values()}
+    except (CorruptIndexError, IndexMismatchError):
+        return set()
+
+
+def unused_texts(index_dir: Path, used: set[str]) -> set[str]:
+    """Every blob in the texts folder that `used` does not name: for a full rebuild's sweep."""
+    try:
+        names = os.listdir(index_dir / TEXTS)
+    except OSError:
+        return set()
+    return {name.removesuffix(".txt") for name in names if name.removesuffix(".txt") not in used}
+
+
 def _in_use(index_dir: Path) -> Path | None:
-    """The generation readers use now, if any: the one a new generation replaces, kept one update longer."""
+    """The version readers use now, if any: the one a new version replaces, kept one update longer."""
     try:
         return current_generation(index_dir)
     except (NoIndexError, CorruptIndexError):
         return None
-
-
-def _texts_of(generation: Path | None) -> set[str]:
-    """The text blobs a generation refers to (none if it is not there or its manifest is unreadable)."""
-    if generation is None:
-        return set()
-    try:
-        manifest = read_manifest(generation)
-    except (CorruptIndexError, IndexMismatchError):
-        return set()
-    return {record.text_sha256 for record in manifest.documents.values()}
-
-
-def _remove_unused_texts(texts_dir: Path, used: set[str]) -> None:
-    for entry in os.scandir(texts_dir):
-        if entry.name.startswith(".") or entry.name.removesuffix(".txt") not in used:
-            Path(entry.path).unlink(missing_ok=True)
 
 
 @contextmanager
@@ -221,7 +315,7 @@ def _newest_verified(index_dir: Path) -> Path | None:
     """The newest complete generation whose manifest reads and whose files match their checksums."""
     for generation in _generations(index_dir):
         try:
-            _verify(generation, read_manifest(generation))
+            _load_segments(index_dir, read_version(generation))
         except (CorruptIndexError, IndexMismatchError, OSError) as error:
             log.info("not falling back to %s: %s", generation.name, error)
             continue
@@ -230,7 +324,8 @@ def _newest_verified(index_dir: Path) -> Path | None:
 
 
 def remove_leftovers(index_dir: Path) -> None:
-    """Remove what a killed writer left and generations older than the previous one (hold `writer_lock`).
+    """Remove what a killed writer left, generations older than the previous one, and segments that no
+    remaining generation refers to (hold `writer_lock`).
 
     While CURRENT names no complete generation, every generation is kept: readers fall back to one of them.
     """
@@ -239,10 +334,26 @@ def remove_leftovers(index_dir: Path) -> None:
     for path in index_dir.iterdir() if index_dir.is_dir() else []:
         stale = path.name.startswith("gen-") and pointed and path.name not in (current, previous)
         if stale or path.name.startswith((".tmp-", f".{POINTER}.")):
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
+            _remove(path)
+    segments_dir = index_dir / SEGMENTS
+    if not segments_dir.is_dir():
+        return
+    referenced: set[str] = set()
+    for generation in _generations(index_dir):
+        try:
+            referenced.update(ref.name for ref in read_version(generation).segments)
+        except (CorruptIndexError, IndexMismatchError):
+            return  # a generation whose segments are unknown: keep every segment
+    for path in segments_dir.iterdir():
+        if path.name.startswith(".tmp-") or (path.name.startswith("seg-") and path.name not in referenced):
+            _remove(path)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def repair_pointer(index_dir: Path) -> None:
@@ -291,7 +402,7 @@ def current_generation(index_dir: Path) -> Path:
     raise NoIndexError(f"no index at {index_dir}/ — run: assistant index")
 
 
-def read_manifest(generation: Path) -> Manifest:
+def read_version(generation: Path) -> VersionFile:
     try:
         data = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -302,34 +413,56 @@ def read_manifest(generation: Path) -> Manifest:
             f"index at {generation.parent}/ has format version {version}, this assistant reads {FORMAT_VERSION} — {REBUILD_HINT}"
         )
     try:
-        return Manifest.from_dict(data)
+        return VersionFile.from_dict(data)
     except (KeyError, TypeError, ValueError) as error:
         raise CorruptIndexError(f"manifest in {generation} is incomplete ({error}) — {REBUILD_HINT}") from None
 
 
-def _verify(generation: Path, manifest: Manifest) -> None:
-    for name, expected in manifest.files.items():
-        path = generation / name
-        if not path.is_file():
-            raise CorruptIndexError(f"index file {path} is missing — {REBUILD_HINT}")
-        if file_hash(path) != expected:
-            raise CorruptIndexError(f"index file {path} is corrupted (checksum mismatch) — {REBUILD_HINT}")
+def _segment_folder(index_dir: Path, name: str) -> Path:
+    folder = index_dir / SEGMENTS / name
+    if not folder.is_dir():
+        raise CorruptIndexError(f"index segment {folder} is missing — {REBUILD_HINT}")
+    return folder
 
 
-def load_terms(generation: Path) -> TermTable:
-    return TermTable.load(generation / TERMS_FOLDER)
+def _documents(version: VersionFile, segment_records: list[dict[str, DocumentRecord]]) -> dict[str, DocumentRecord]:
+    """Every live document's record: its segment's, or the version's where the file changed but not the text."""
+    documents = {}
+    for ref, records in zip(version.segments, segment_records, strict=True):
+        for doc_id, record in records.items():
+            if doc_id not in ref.deleted:
+                documents[doc_id] = version.records.get(doc_id, record)
+    return documents
+
+
+def read_manifest(generation: Path) -> Manifest:
+    """A version's manifest with every live document's record, read without loading its segments' arrays."""
+    version = read_version(generation)
+    index_dir = generation.parent
+    records = [records_of(read_description(_segment_folder(index_dir, ref.name))) for ref in version.segments]
+    return version.manifest(_documents(version, records))
+
+
+def _load_segments(index_dir: Path, version: VersionFile) -> list[Segment]:
+    return [Segment.load(_segment_folder(index_dir, ref.name)) for ref in version.segments]
 
 
 def load_index(index_dir: Path) -> StoredIndex:
     generation = current_generation(index_dir)
-    manifest = read_manifest(generation)
-    _verify(generation, manifest)
-    chunks = ChunkTable.load(generation / CHUNKS_FOLDER, list(manifest.documents))
+    version = read_version(generation)
+    segments = _load_segments(index_dir, version)
+    masks = [segment.live_mask(ref.deleted) for segment, ref in zip(segments, version.segments, strict=True)]
+    bases = list(accumulate((s.size for s in segments), initial=0))[:-1]
+    manifest = version.manifest(_documents(version, [s.records for s in segments]))
     return StoredIndex(
         manifest=manifest,
+        version=version,
         documents=DocumentStore(index_dir / TEXTS, manifest.documents),
-        chunks=chunks,
-        vectors=VectorIndex.load(generation / VECTORS_FOLDER, chunks.sentence_offsets),
-        bm25=BM25Index.load(generation / BM25_FOLDER),
+        segments=segments,
+        chunks=SegmentedChunks(segments, masks, bases),
+        vectors=SegmentedVectors([s.vectors for s in segments], masks, bases, version.dimension),
+        bm25=BM25Index(
+            [LexicalPart(s.postings, m, b) for s, m, b in zip(segments, masks, bases, strict=True)], version.settings.bm25
+        ),
         location=generation,
     )

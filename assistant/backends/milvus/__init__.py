@@ -9,7 +9,7 @@ alias (lock.py).
 
 Searching asks the engine for candidates — BM25 over our analyser's terms
 and HNSW over each chunk's mean sentence vector, as the local backend asks
-bm25s and FAISS — then scores the pooled candidates exactly as the local
+its postings and FAISS — then scores the pooled candidates exactly as the local
 backend does (lexical.py for BM25, each chunk's best sentence for dense)
 and fuses them with the same code (fusion.py): so both backends rank alike.
 """
@@ -182,6 +182,10 @@ class MilvusVersion:
         if not rows:
             raise CorruptIndexError(f"chunk {chunk_id} of {doc_id} is missing from {self.store.where} — {REBUILD_HINT}")
         return self._remember(rows[0])[1]
+
+    def document_chunks(self, doc_id: str) -> list[Chunk]:
+        start = self._start_of[doc_id]
+        return [self.chunk(i) for i in range(start, start + self._manifest.documents[doc_id].chunks)]
 
     def missing_texts(self) -> set[str]:
         present = self.store.blob_keys("text")
@@ -358,18 +362,22 @@ class MilvusBackend:
             base, layout, counts = None, uuid.uuid4().hex[:8], TermCounts()
             store.create_layout(layout, manifest.dimension, manifest.settings.bm25)
         gens: dict[str, int] = {}
-        for doc_id, entry in manifest.documents.items():
-            fresh = update.fresh.get(doc_id)
-            if fresh is None:
+        for doc_id in manifest.documents:
+            if doc_id not in update.fresh:
                 if base is None or doc_id not in base.gens:
                     raise ValueError(f"{doc_id} is kept, but there is no previous version to keep it from")
                 gens[doc_id] = base.gens[doc_id]
-                continue
-            if entry.chunks != len(fresh.chunks):
-                raise ValueError(f"{doc_id}: the manifest says {entry.chunks} chunks, the update holds {len(fresh.chunks)}")
-            gens[doc_id] = key64(doc_id, number, layout)
-            self._store_document(layout, number, gens[doc_id], fresh)
-            counts.add(fresh.terms)
+        for batch in update.fresh.batches():
+            for fresh in batch:
+                doc_id = fresh.document.doc_id
+                entry = update.manifest.documents[doc_id]  # final now that its batch is here
+                if entry.chunks != len(fresh.chunks):
+                    raise ValueError(f"{doc_id}: the manifest says {entry.chunks} chunks, the update holds {len(fresh.chunks)}")
+                gens[doc_id] = key64(doc_id, number, layout)
+                self._store_document(layout, number, gens[doc_id], fresh)
+                counts.add(fresh.terms)
+        manifest = dataclasses.replace(update.manifest, format_version=FORMAT_VERSION)
+        gens = {doc_id: gens[doc_id] for doc_id in manifest.documents}  # in manifest order, as chunk ids run
         if base is not None:
             dropped = sorted({gen for doc_id, gen in base.gens.items() if gens.get(doc_id) != gen})
             self._drop_rows(layout, number, dropped, counts)
@@ -390,7 +398,8 @@ class MilvusBackend:
         self.store.write_blob("text", fresh.document.text_sha256, fresh.document.text)
         chunk_rows, sentence_rows = [], []
         row = 0
-        vectors = np.asarray(fresh.vectors, dtype=np.float32)
+        # Rounded to float16 as the local backend stores them, so that either backend ranks with the same vectors.
+        vectors = np.asarray(fresh.vectors, dtype=np.float16).astype(np.float32)
         for seq, (chunk, terms) in enumerate(zip(fresh.chunks, fresh.terms, strict=True)):
             own = vectors[row : row + len(chunk.sentences)]
             if len(own) != len(chunk.sentences) or not len(own):

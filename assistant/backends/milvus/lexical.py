@@ -91,7 +91,7 @@ class TermCounts:
 
 def bm25_scores(query: Sequence[str], chunks: Sequence[Sequence[str]], counts: TermCounts, params: BM25Params) -> np.ndarray:
     """Each chunk's BM25 score for `query` (repeated terms count, unknown ones are ignored), as the local
-    backend's bm25s matrix gives it: `okapi` is Robertson's idf clamped at zero with ATIRE's saturation;
+    backend's postings give it: `okapi` is Robertson's idf clamped at zero with ATIRE's saturation;
     `bm25+` adds idf × delta per query term to every chunk."""
     scores = np.zeros(len(chunks), dtype=np.float64)
     known = [t for t in query if t in counts.df]
