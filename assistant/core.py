@@ -276,7 +276,7 @@ class Assistant:
         """Documents, chunks, model, embedder, backend and build time of the version in use (loads no model)."""
         return {**self._manifest().summary(), "backend": self.backend.name}
 
-    def documents(self) -> dict[str, DocumentRecord]:
+    def documents(self) -> Mapping[str, DocumentRecord]:
         """Every indexed document's record, in corpus order (loads no model)."""
         return self._manifest().documents
 
@@ -388,11 +388,8 @@ def _scope(
     since, until = _iso_day(since, "since"), _iso_day(until, "until")
     if not where and since is None and until is None:
         return doc_ids
-    return [
-        d
-        for d in (documents if doc_ids is None else doc_ids)
-        if documents[d].matches(where or {}) and documents[d].published_within(since, until)
-    ]
+    records = documents.items() if doc_ids is None else ((d, documents[d]) for d in doc_ids)
+    return [d for d, record in records if record.matches(where or {}) and record.published_within(since, until)]
 
 
 def _iso_day(value: str | None, name: str) -> str | None:
@@ -408,10 +405,11 @@ def _in_period(version: IndexVersion, scope: Collection[str] | None, period: Per
     """The documents of `scope` published in `period` and those whose date is unknown, when some are dated
     in it and some outside (else nothing to narrow: an empty list)."""
     documents = version.manifest.documents
-    candidates = documents if scope is None else scope
-    inside = [d for d in candidates if documents[d].published is None or period.holds(documents[d].published)]
-    dated_inside = any(period.holds(documents[d].published) for d in inside)
-    return inside if dated_inside and len(inside) < len(candidates) else []
+    records = documents.items() if scope is None else ((d, documents[d]) for d in scope)
+    inside = [(d, r.published) for d, r in records if r.published is None or period.holds(r.published)]
+    dated_inside = any(period.holds(published) for _, published in inside)
+    candidates = len(documents) if scope is None else len(scope)
+    return [d for d, _ in inside] if dated_inside and len(inside) < candidates else []
 
 
 def _say_other_language(question: Question, decision: Decision, documents: Mapping[str, Document]) -> Decision:

@@ -17,7 +17,7 @@ import dataclasses
 import hashlib
 import logging
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from assistant.corpus import CorpusFile, corpus_file, read_document, scan_files
 from assistant.embedders import Embedder
 from assistant.errors import CorruptIndexError, EmptyCorpusError, IndexMismatchError, NoIndexError, storage_errors
 from assistant.readers import suffix_list
-from assistant.records import Chunk, Document, DocumentRecord, Manifest
+from assistant.records import Chunk, Document, DocumentRecord, Manifest, RecordOverlay
 from assistant.segment import Span, chunk_text
 from assistant.settings import IndexSettings, default_backend
 from assistant.textnorm import document_terms
@@ -93,14 +93,19 @@ class _Entry:
 
 @dataclass
 class _Scan:
+    """What changed: `entries` are the files looked at (every file of the corpus, or only the ones named),
+    `removed` the indexed documents whose file is gone, `known` how many the index held."""
+
     entries: list[_Entry]
     new: int
     changed: int
-    removed: int
+    removed: list[str]
+    known: int
+    partial: bool  # only named files were looked at: every other indexed document stays as it is
 
     @property
     def unchanged(self) -> int:
-        return len(self.entries) - self.new - self.changed
+        return self.known - len(self.removed) - self.changed
 
     @property
     def repaired(self) -> int:
@@ -109,6 +114,10 @@ class _Scan:
     @property
     def anything(self) -> bool:
         return bool(self.new or self.changed or self.removed or any(e.touched or e.repaired for e in self.entries))
+
+    @property
+    def touched(self) -> frozenset[str]:
+        return frozenset(e.doc_id for e in self.entries if e.touched)
 
 
 @dataclass
@@ -174,19 +183,20 @@ def update_index(
         else:
             model = model or Embedder.for_index(settings, index_dir)
             dimension = model.dimension
-        manifest = _manifest(scan, settings, dimension, corpus_dir)
+        manifest, records = _manifest(scan, settings, dimension, corpus_dir, previous.manifest if previous else None)
         preparer = _Preparer(settings, index_dir, model, _reusable_vectors(scan, previous), dimension, timings)
         documents = [e.document for e in scan.entries if e.document is not None]
-        fresh = FreshDocuments([d.doc_id for d in documents], preparer.batches(documents, manifest, progress))
+        fresh = FreshDocuments([d.doc_id for d in documents], preparer.batches(documents, manifest, records, progress))
         timings["carry"] = time.perf_counter() - mark
         mark = time.perf_counter()
-        version = backend.commit(IndexUpdate(manifest, fresh), previous)
+        removed = frozenset(scan.removed) if previous else frozenset()
+        version = backend.commit(IndexUpdate(manifest, fresh, removed, scan.touched), previous)
         timings["write"] = time.perf_counter() - mark - timings.get("chunk", 0.0) - timings.get("embed", 0.0)
 
     report = UpdateReport(
         new=scan.new,
         changed=scan.changed,
-        removed=scan.removed,
+        removed=len(scan.removed),
         unchanged=scan.unchanged,
         chunks=manifest.chunk_count,
         embedded=preparer.embedded,
@@ -222,16 +232,17 @@ def _recorded_settings(backend: IndexBackend) -> IndexSettings:
         return IndexSettings()
 
 
-def _scan(corpus_dir: Path, known: dict[str, DocumentRecord], missing: set[str], only: Collection[str] | None = None) -> _Scan:
+def _scan(corpus_dir: Path, known: Mapping[str, DocumentRecord], missing: set[str], only: Collection[str] | None = None) -> _Scan:
     """The corpus as entries, in order; reads only files whose size or time differ from the index, or whose
-    stored text is `missing`. With `only`, every other known document is kept as it is, unlisted."""
+    stored text is `missing`. With `only`, only those files are looked at: every other known document is kept
+    as it is, unlisted and unread."""
     entries: list[_Entry] = []
     new = changed = 0
     files: list[CorpusFile]
     if only is None:
         files = scan_files(corpus_dir)
+        known = dict(known.items())  # every file is compared: one walk over the records, not a lookup each
     else:
-        entries = [_Entry(doc_id, record) for doc_id, record in known.items() if doc_id not in only]
         files = [f for f in (corpus_file(corpus_dir, doc_id) for doc_id in sorted(set(only))) if f is not None]
     for file in files:
         old = known.get(file.doc_id)
@@ -254,10 +265,11 @@ def _scan(corpus_dir: Path, known: dict[str, DocumentRecord], missing: set[str],
         new += old is None
         changed += old is not None
         entries.append(_Entry(file.doc_id, record, document))
-    if not entries:
-        raise EmptyCorpusError(f"no readable {suffix_list('or')} articles in {corpus_dir}/ — nothing indexed")
     present = {e.doc_id for e in entries}
-    return _Scan(entries, new, changed, removed=sum(doc_id not in present for doc_id in known))
+    removed = [d for d in (known if only is None else sorted(set(only))) if d in known and d not in present]
+    if len(known) - len(removed) + new == 0:
+        raise EmptyCorpusError(f"no readable {suffix_list('or')} articles in {corpus_dir}/ — nothing indexed")
+    return _Scan(entries, new, changed, removed, len(known), partial=only is not None)
 
 
 def _draft(document: Document, settings: IndexSettings) -> _Draft:
@@ -281,10 +293,10 @@ def _reusable_vectors(scan: _Scan, previous: IndexVersion | None) -> dict[str, n
     if previous is None:
         return {}
     read = {e.doc_id: e.document for e in scan.entries if e.document is not None}
-    kept = {e.doc_id for e in scan.entries if e.document is None}
     reusable: dict[str, np.ndarray] = {}
-    for doc_id, record in previous.manifest.documents.items():
-        if doc_id in kept:
+    for doc_id in [*read, *scan.removed]:
+        record = previous.manifest.documents.get(doc_id)
+        if record is None:
             continue
         again = read.get(doc_id)
         if again is not None and again.text_sha256 == record.text_sha256:
@@ -317,16 +329,17 @@ class _Preparer:
         self.reusable, self.dimension, self.timings = reusable, dimension, timings
         self.embedded = 0  # texts sent to the model
 
-    def batches(self, documents: list[Document], manifest: Manifest, progress: bool) -> Iterator[list[PreparedDocument]]:
-        """PreparedDocuments in batches of about BATCH_CHUNKS chunks; each document's record in `manifest` gets
-        its chunk count when it is drafted."""
+    def batches(
+        self, documents: list[Document], manifest: Manifest, records: MutableMapping[str, DocumentRecord], progress: bool
+    ) -> Iterator[list[PreparedDocument]]:
+        """PreparedDocuments in batches of about BATCH_CHUNKS chunks; each document's record in `records` (the
+        manifest's) gets its chunk count when it is drafted, and the manifest's chunk count grows by it."""
         drafts: list[_Draft] = []
         for document in tqdm(documents, desc="indexing", unit="doc", disable=not progress or len(documents) < 2):
             mark = time.perf_counter()
             draft = _draft(document, self.settings)
             self.timings["chunk"] = self.timings.get("chunk", 0.0) + time.perf_counter() - mark
-            record = manifest.documents[document.doc_id]
-            manifest.documents[document.doc_id] = dataclasses.replace(record, chunks=len(draft.chunks))
+            records[document.doc_id] = dataclasses.replace(records[document.doc_id], chunks=len(draft.chunks))
             manifest.chunk_count += len(draft.chunks)
             drafts.append(draft)
             if sum(len(d.chunks) for d in drafts) >= BATCH_CHUNKS:
@@ -359,14 +372,25 @@ class _Preparer:
         return prepared
 
 
-def _manifest(scan: _Scan, settings: IndexSettings, dimension: int, corpus_dir: Path) -> Manifest:
-    """The next version's manifest: new and changed documents count no chunks until they are drafted."""
-    documents = {e.doc_id: dataclasses.replace(e.record, chunks=0) if e.document else e.record for e in scan.entries}
-    return Manifest(
+def _manifest(
+    scan: _Scan, settings: IndexSettings, dimension: int, corpus_dir: Path, previous: Manifest | None
+) -> tuple[Manifest, MutableMapping[str, DocumentRecord]]:
+    """The next version's manifest and its records: new and changed documents count no chunks until they are
+    drafted. After a partial scan the records are the previous ones with the changes laid over them, and the
+    chunks are counted by difference."""
+    looked_at = {e.doc_id: dataclasses.replace(e.record, chunks=0) if e.document else e.record for e in scan.entries}
+    documents: MutableMapping[str, DocumentRecord] = looked_at
+    chunk_count = sum(r.chunks for r in looked_at.values())
+    if scan.partial and previous is not None:
+        documents = RecordOverlay(previous.documents, looked_at, scan.removed)
+        replaced = [d for d, e in zip(looked_at, scan.entries, strict=True) if e.document is not None] + scan.removed
+        chunk_count = previous.chunk_count - sum(previous.documents[d].chunks for d in replaced if d in previous.documents)
+    manifest = Manifest(
         model=settings.model,
         dimension=dimension,
         settings=settings,
         documents=documents,
-        chunk_count=sum(r.chunks for r in documents.values()),
+        chunk_count=chunk_count,
         corpus=str(corpus_dir.resolve()),
     )
+    return manifest, documents

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Collection, ItemsView, Iterator, Mapping, MutableMapping, ValuesView
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -179,6 +179,69 @@ class DocumentRecord:
         return cls(**values)
 
 
+class PairedItems(ItemsView[str, "DocumentRecord"]):
+    """`items()` of a record mapping with a `pairs()` that walks its storage in order, instead of looking up
+    every document by id."""
+
+    def __iter__(self) -> Iterator[tuple[str, DocumentRecord]]:
+        return self._mapping.pairs()  # type: ignore[attr-defined, no-any-return]
+
+
+class PairedValues(ValuesView["DocumentRecord"]):
+    def __iter__(self) -> Iterator[DocumentRecord]:
+        return (record for _, record in self._mapping.pairs())  # type: ignore[attr-defined]
+
+
+class RecordOverlay(MutableMapping[str, "DocumentRecord"]):
+    """The records of a version as the previous version's, minus `removed`, with `changes` laid over them: the
+    next version's records in the time an update takes, however many documents the previous one holds."""
+
+    def __init__(self, base: Mapping[str, DocumentRecord], changes: dict[str, DocumentRecord], removed: Collection[str]) -> None:
+        self.base, self.changes, self.removed = base, changes, set(removed) - set(changes)
+
+    def __getitem__(self, doc_id: str) -> DocumentRecord:
+        if doc_id in self.changes:
+            return self.changes[doc_id]
+        if doc_id in self.removed:
+            raise KeyError(doc_id)
+        return self.base[doc_id]
+
+    def __setitem__(self, doc_id: str, record: DocumentRecord) -> None:
+        self.changes[doc_id] = record
+        self.removed.discard(doc_id)
+
+    def __delitem__(self, doc_id: str) -> None:
+        if doc_id not in self:
+            raise KeyError(doc_id)
+        self.changes.pop(doc_id, None)
+        self.removed.add(doc_id)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self.changes or (doc_id not in self.removed and doc_id in self.base)
+
+    def _added(self) -> list[str]:
+        return [d for d in self.changes if d not in self.base]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from (d for d in self.base if d not in self.removed)
+        yield from self._added()
+
+    def __len__(self) -> int:
+        return len(self.base) - sum(d in self.base for d in self.removed) + len(self._added())
+
+    def pairs(self) -> Iterator[tuple[str, DocumentRecord]]:
+        for doc_id, record in self.base.items():
+            if doc_id not in self.removed:
+                yield doc_id, self.changes.get(doc_id, record)
+        yield from ((d, self.changes[d]) for d in self._added())
+
+    def items(self) -> ItemsView[str, DocumentRecord]:
+        return PairedItems(self)
+
+    def values(self) -> ValuesView[DocumentRecord]:
+        return PairedValues(self)
+
+
 @dataclass
 class Manifest:
     """What a version of an index holds: model, settings and documents. Backends store it as JSON."""
@@ -186,7 +249,7 @@ class Manifest:
     model: str
     dimension: int
     settings: IndexSettings
-    documents: dict[str, DocumentRecord]
+    documents: Mapping[str, DocumentRecord]
     chunk_count: int
     corpus: str
     format_version: int = 0  # set by the backend that stores it

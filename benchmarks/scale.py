@@ -187,10 +187,10 @@ def measure_size(size: int, backend: str, paragraphs: list[str], questions: Path
     write_articles(corpus, size, paragraphs)
     built = spawn("--build-worker", str(corpus), str(index_dir), backend)
     served = spawn("--serve-worker", str(index_dir), str(questions))
-    generation = index_dir / (index_dir / "CURRENT").read_text().split()[0]
-    data = {name: folder_bytes(generation / name) for name in ("vectors", "bm25", "chunks", "terms")}
+    segments = list((index_dir / "segments").glob("seg-*"))
+    data = {name: sum(folder_bytes(s / name) for s in segments) for name in ("vectors", "terms", "chunks", "documents")}
     data["texts"] = folder_bytes(index_dir / "texts")
-    own = data["vectors"] + data["bm25"] + data["texts"]
+    own = data["vectors"] + data["terms"] + data["texts"]  # sentence and chunk vectors, BM25 postings, texts
     row = {
         "chunks": built["chunks"],
         "build": built,

@@ -9,10 +9,13 @@ promises whatever the embedder.
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from click.testing import CliRunner
 
+from assistant.backends.local.segments import file_checksum
+from assistant.backends.local.tables import RecordTable
 from assistant.cli import main
 from assistant.conversation import ConversationState
 from assistant.core import Assistant
@@ -124,12 +127,22 @@ def test_an_index_written_before_readers_gains_their_metadata(folders):
     (corpus / "dated.md").write_text("---\ndate: 2023-03-28\n---\nBorder guards signed a memorandum.", encoding="utf-8")
     assistant = Assistant(index_dir, corpus)
     assistant.update(embedder=HASHING_EMBEDDER)
-    (segment_path,) = index_dir.glob("segments/*/segment.json")
-    segment = json.loads(segment_path.read_text(encoding="utf-8"))
-    for _, record in segment["documents"]:
+    (segment,) = index_dir.glob("segments/seg-*")
+    table = RecordTable.load(segment / "documents")
+    lines = []
+    for row in range(len(table)):
+        record = json.loads(table.line(row))
         for key in ("text_sha256", "format", "metadata", "pages"):
             del record[key]
-    segment_path.write_text(json.dumps(segment), encoding="utf-8")
+        lines.append((json.dumps(record) + "\n").encode())
+    edited = RecordTable.of_lines(table.id_list, [bytes(t) for t in table.texts], lines)
+    shutil.rmtree(segment / "documents")
+    edited.save(segment / "documents")
+    description = json.loads((segment / "segment.json").read_text(encoding="utf-8"))
+    description["files"] = {
+        name: [(segment / name).stat().st_size, file_checksum(segment / name)] for name in description["files"]
+    }
+    (segment / "segment.json").write_text(json.dumps(description), encoding="utf-8")
     old = Assistant(index_dir, corpus)
     assert old.documents()["dated.md"].metadata == {} and old.search("memorandum", where={"date": "2023"}) == []
     report = old.update()

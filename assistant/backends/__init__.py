@@ -92,12 +92,16 @@ class FreshDocuments:
 
 @dataclass(frozen=True)
 class IndexUpdate:
-    """The next version: `manifest` lists every document; those in `fresh` are (re)written, every other one is
-    kept as the previous version holds it, and documents not listed are dropped. The manifest's records of fresh
+    """The next version: `manifest` lists every document. Those in `fresh` are (re)written; those in `removed`
+    (of the previous version) are dropped; those in `touched` keep their chunks but take the manifest's record
+    (their file's time changed, not their content); every other one is kept as the previous version holds it,
+    so that a backend can apply an update in the time the change takes. The manifest's records of fresh
     documents (their chunk counts) and its chunk count are final once every batch of `fresh` has been taken."""
 
     manifest: Manifest
     fresh: FreshDocuments = field(default_factory=lambda: FreshDocuments.ready([]))
+    removed: frozenset[str] = frozenset()
+    touched: frozenset[str] = frozenset()
 
 
 class IndexVersion(Protocol):

@@ -68,6 +68,7 @@ PREFIXES: dict[str, str] = {"query": "query: ", "document": "passage: "}
 MAX_TOKENS = 512
 EXPORT_VERSION = 1  # bump when the graph recipe changes, so cached exports are made again
 OPSET = 17
+IR_VERSION = 8  # the ONNX file format opset 17 came with, which every onnxruntime since 1.13 reads (onnx writes its newest)
 QK = 32  # weights per Q4_0 block
 Recipe = Literal["onnx", "onnx-int8"]
 
@@ -295,7 +296,7 @@ def build_graph(model: Q4Model) -> onnx.ModelProto:
         g.initializers,
     )
     opsets = [helper.make_opsetid("", OPSET), helper.make_opsetid("com.microsoft", 1)]
-    return helper.make_model(graph, opset_imports=opsets, producer_name="coop-assistant")
+    return helper.make_model(graph, opset_imports=opsets, producer_name="coop-assistant", ir_version=IR_VERSION)
 
 
 def _gelu(g: _Graph, x: str) -> str:

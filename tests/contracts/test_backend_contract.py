@@ -78,8 +78,11 @@ def prepared(doc_id: str, title: str, text: str) -> PreparedDocument:
     return PreparedDocument(document, chunks, [document_terms(searchable_text(document, c)) for c in chunks], vectors)
 
 
-def update(documents: dict[str, PreparedDocument], kept: dict[str, DocumentRecord] | None = None) -> IndexUpdate:
-    """The next version: `kept` documents as the previous version holds them, then `documents` (re)written."""
+def update(
+    documents: dict[str, PreparedDocument], kept: dict[str, DocumentRecord] | None = None, removed: frozenset[str] = frozenset()
+) -> IndexUpdate:
+    """The next version: `kept` documents as the previous version holds them, then `documents` (re)written,
+    and the previous version's `removed` dropped."""
     records = dict(kept or {})
     records.update({d: DocumentRecord.of(p.document, chunks=len(p.chunks)) for d, p in documents.items()})
     manifest = Manifest(
@@ -90,7 +93,7 @@ def update(documents: dict[str, PreparedDocument], kept: dict[str, DocumentRecor
         chunk_count=sum(r.chunks for r in records.values()),
         corpus="/corpus",
     )
-    return IndexUpdate(manifest, FreshDocuments.ready(documents.values()))
+    return IndexUpdate(manifest, FreshDocuments.ready(documents.values()), removed=removed)
 
 
 def request(question: str) -> SearchRequest:
@@ -188,7 +191,8 @@ def test_the_next_version_keeps_drops_and_rewrites_documents(backend):
     kept = {"son-la.txt": old.manifest.documents["son-la.txt"]}
     changed = prepared("cattle.txt", "Cattle", "The command gave sixty buffaloes to families in Xieng Khouang.")
     added = prepared("patrol.md", "Patrol", "Phongsaly and Dien Bien guards held a joint patrol led by Major Khamla.")
-    commit(backend, update({"cattle.txt": changed, "patrol.md": added}, kept))
+    removed = frozenset(old.manifest.documents) - {"son-la.txt", "cattle.txt"}
+    commit(backend, update({"cattle.txt": changed, "patrol.md": added}, kept, removed))
     new = backend.open()
     assert set(new.manifest.documents) == {"son-la.txt", "cattle.txt", "patrol.md"}
     assert new.documents["cattle.txt"].text == changed.document.text

@@ -74,20 +74,18 @@ class LocalVersion:
         return self.stored.chunks[chunk_id]
 
     def document_chunks(self, doc_id: str) -> list[Chunk]:
-        return [self.stored.chunks[i] for i in range(*self.stored.chunks.ranges[doc_id])]
+        return [self.stored.chunks[i] for i in self.stored.chunks.of_document(doc_id)]
 
     def missing_texts(self) -> set[str]:
         return self.stored.documents.missing()
 
     def sentence_vectors(self, doc_id: str) -> Iterator[tuple[Span, np.ndarray]]:
-        for chunk_id in range(*self.stored.chunks.ranges[doc_id]):
+        for chunk_id in self.stored.chunks.of_document(doc_id):
             chunk = self.stored.chunks[chunk_id]
             yield from zip(chunk.sentences, self.stored.vectors.sentence_rows(chunk_id).astype(np.float32), strict=True)
 
     def _allowed(self, doc_ids: Collection[str]) -> np.ndarray:
-        ranges = self.stored.chunks.ranges
-        spans = [range(*ranges[d]) for d in doc_ids if d in ranges]
-        return np.fromiter((i for span in spans for i in span), dtype=np.int64)
+        return self.stored.chunks.of_documents(doc_ids)
 
     def search(
         self, request: SearchRequest, k: int, mode: Mode, settings: SearchSettings, doc_ids: Collection[str] | None = None
@@ -161,18 +159,25 @@ class LocalBackend:
 
     def commit(self, update: IndexUpdate, previous: IndexVersion | None) -> str:
         """Write a segment of the new and changed documents, mark the ones they replace or that went away as
-        deleted in their segments, merge as `plan_merges` says, and switch to the version that lists them."""
+        deleted in their segments, merge as `plan_merges` says, and switch to the version that lists them.
+        Only the update's documents are looked at: adding one article to a large index costs the article."""
         base = previous.stored if isinstance(previous, LocalVersion) else None
         wanted = update.manifest.documents
+        gone = sorted(update.fresh.doc_ids | update.removed)  # documents whose rows in their segment are deleted
         parts: list[tuple[Segment, frozenset[str]]] = []
-        for segment, ref in zip(base.segments, base.version.segments, strict=True) if base is not None else ():
-            deleted = ref.deleted | {d for d in segment.records if d not in wanted or d in update.fresh}
-            if len(deleted) < len(segment.records):
-                parts.append((segment, frozenset(deleted)))
+        overrides: dict[str, DocumentRecord] = {}
+        if base is not None:
+            for segment, ref in zip(base.segments, base.version.segments, strict=True):
+                rows = segment.records.rows(gone)
+                deleted = ref.deleted | {d for d, row in zip(gone, rows.tolist(), strict=True) if row >= 0}
+                if len(deleted) < len(segment.records):
+                    parts.append((segment, frozenset(deleted)))
+            overrides = {d: r for d, r in base.version.records.items() if d not in update.fresh and d not in update.removed}
+        overrides.update({d: wanted[d] for d in update.touched})
         for batch in update.fresh.batches():  # a segment per batch: a build holds one batch in memory
             write_texts(self.index_dir, [prepared.document for prepared in batch])
             parts.append((Segment.of_documents(batch, wanted).write(self.index_dir / SEGMENTS), frozenset()))
-        parts = _merged(parts, wanted, self.index_dir)
+        parts = _merged(parts, overrides, self.index_dir)
         manifest = update.manifest
         version = VersionFile(
             model=manifest.model,
@@ -181,30 +186,40 @@ class LocalBackend:
             corpus=manifest.corpus,
             chunk_count=manifest.chunk_count,
             segments=[SegmentRef(segment.name, deleted) for segment, deleted in parts],
-            records={
-                d: wanted[d]
-                for segment, deleted in parts
-                for d, record in segment.records.items()
-                if d not in deleted and wanted[d] != record
-            },
+            records=overrides,
         )
-        used = {record.text_sha256 for record in wanted.values()}
         if base is None:  # a full build: sweep every blob that neither this version nor the replaced one uses
+            used = {record.text_sha256 for record in wanted.values()}
             removable = unused_texts(self.index_dir, used | texts_in_use(self.index_dir))
         else:
-            removable = set(base.version.released_texts) - used
-            version.released_texts = sorted({r.text_sha256 for r in base.manifest.documents.values()} - used)
+            before = base.manifest.documents
+            candidates = {before[d].text_sha256 for d in gone if d in before}
+            released = {sha for sha in candidates | set(base.version.released_texts) if not _uses_text(parts, sha)}
+            removable = released & set(base.version.released_texts)
+            version.released_texts = sorted(released & candidates)
         generation = write_version(self.index_dir, version, removable)
         return generation.name
 
 
+def _uses_text(parts: list[tuple[Segment, frozenset[str]]], sha256: str) -> bool:
+    """Whether a live document of `parts` has the text of this hash (a version's own records never change a text)."""
+    return any(
+        segment.records.doc_id(row) not in deleted
+        for segment, deleted in parts
+        for row in segment.records.rows_with_text(sha256).tolist()
+    )
+
+
 def _merged(
-    parts: list[tuple[Segment, frozenset[str]]], records: Mapping[str, DocumentRecord], index_dir: Path
+    parts: list[tuple[Segment, frozenset[str]]], overrides: dict[str, DocumentRecord], index_dir: Path
 ) -> list[tuple[Segment, frozenset[str]]]:
-    """`parts` with each group `plan_merges` names replaced, where its first member was, by one merged segment."""
+    """`parts` with each group `plan_merges` names replaced, where its first member was, by one merged segment.
+    A merged segment holds its documents' records as `overrides` gives them, so they leave `overrides`."""
     while groups := plan_merges([(s.size, s.deleted_chunks(d)) for s, d in parts]):
         for group in sorted(groups, key=min, reverse=True):
-            merged = Segment.merged([parts[i] for i in group], records).write(index_dir / SEGMENTS)
+            merged = Segment.merged([parts[i] for i in group], overrides).write(index_dir / SEGMENTS)
+            for doc_id in [d for d in overrides if d in merged.records]:
+                del overrides[doc_id]
             parts[min(group)] = (merged, frozenset())
             for i in sorted(group, reverse=True)[:-1]:
                 del parts[i]

@@ -9,7 +9,8 @@ size, Lucene's tiered policy in miniature, and a merged segment holds only
 live documents.
 
     segments/seg-<time>-<id>/
-      segment.json   its documents' records, in chunk order, and its files' sizes and checksums
+      segment.json   its files' sizes and checksums
+      documents/     RecordTable: its documents' ids and records, in chunk order
       chunks/        ChunkTable arrays
       terms/         Postings (vocab.json and arrays)
       vectors/       float16 sentence vectors and the chunk means in FAISS
@@ -34,11 +35,12 @@ import numpy as np
 from assistant.backends import PreparedDocument
 from assistant.backends.local.dense import VectorIndex
 from assistant.backends.local.lexical import Postings
-from assistant.backends.local.tables import REBUILD_HINT, ChunkTable
+from assistant.backends.local.tables import REBUILD_HINT, ChunkTable, RecordTable
 from assistant.errors import CorruptIndexError
 from assistant.records import Chunk, DocumentRecord
 
 SEGMENT_FILE = "segment.json"
+DOCUMENTS_FOLDER = "documents"
 CHUNKS_FOLDER = "chunks"
 TERMS_FOLDER = "terms"
 VECTORS_FOLDER = "vectors"
@@ -82,7 +84,7 @@ class Segment:
     """One segment: its documents' records (in chunk order), chunks, postings and vectors."""
 
     name: str
-    records: dict[str, DocumentRecord]
+    records: RecordTable
     chunks: ChunkTable
     postings: Postings
     vectors: VectorIndex
@@ -99,47 +101,59 @@ class Segment:
         postings = Postings.from_terms([t for d in documents for t in d.terms])
         dimension = documents[0].vectors.shape[1] if documents else 0
         vectors = np.vstack([d.vectors.reshape(-1, dimension) for d in documents])
-        return cls("", {d: records[d] for d in doc_ids}, chunks, postings, VectorIndex.build(vectors, chunks.sentence_offsets))
+        table = RecordTable.of({d: records[d] for d in doc_ids})
+        return cls("", table, chunks, postings, VectorIndex.build(vectors, chunks.sentence_offsets))
 
     @classmethod
-    def merged(cls, parts: Sequence[tuple[Segment, Collection[str]]], records: Mapping[str, DocumentRecord]) -> Segment:
-        """The live documents of `parts` (each a segment and the documents deleted from it), in order, as one segment;
-        `records` gives each document's record as the version holds it."""
+    def merged(cls, parts: Sequence[tuple[Segment, Collection[str]]], overrides: Mapping[str, DocumentRecord]) -> Segment:
+        """The live documents of `parts` (each a segment and the documents deleted from it), in order, as one
+        segment; a document's record is its segment's, or the one in `overrides`."""
         runs: list[tuple[ChunkTable, int, int]] = []
         vectors: list[np.ndarray] = []
         lexical: list[tuple[Postings, np.ndarray]] = []
         doc_ids: list[str] = []
+        texts: list[bytes] = []
+        lines: list[bytes] = []
         for segment, deleted in parts:
-            mask = segment.live_mask(deleted)
-            keep = np.ones(segment.size, dtype=bool) if mask is None else mask
+            table = segment.records
+            live = segment.live_documents(deleted)
+            keep = live[segment.chunks.doc_index]
             lexical.append((segment.postings, keep))
             for start, stop in _runs(keep):
                 runs.append((segment.chunks, start, stop))
                 vectors.append(np.asarray(segment.vectors.sentence_range(start, stop)))
-            doc_ids += [d for d in segment.records if d not in deleted]
+            for row in np.flatnonzero(live).tolist():
+                doc_id = table.doc_id(row)
+                replaced = overrides.get(doc_id)
+                doc_ids.append(doc_id)
+                texts.append(bytes(table.texts[row]))
+                lines.append(table.line(row) if replaced is None else RecordTable.line_of(replaced))
         chunks = ChunkTable.concatenate(runs, doc_ids)
         return cls(
             "",
-            {d: records[d] for d in doc_ids},
+            RecordTable.of_lines(doc_ids, texts, lines),
             chunks,
             Postings.merge(lexical),
             VectorIndex.build(np.vstack(vectors), chunks.sentence_offsets),
         )
 
+    def live_documents(self, deleted: Collection[str]) -> np.ndarray:
+        """Which of its documents (rows of `records`) are live when `deleted` are gone."""
+        live = np.ones(len(self.records), dtype=bool)
+        rows = self.records.rows(list(deleted))
+        live[rows[rows >= 0]] = False
+        return live
+
     def live_mask(self, deleted: Collection[str]) -> np.ndarray | None:
         """Which chunks are live when `deleted` documents are gone; None when all are."""
-        ranges = self.chunks.ranges
-        gone = [ranges[d] for d in deleted if d in ranges]
-        if not gone:
+        if not deleted:
             return None
-        mask = np.ones(self.size, dtype=bool)
-        for start, stop in gone:
-            mask[start:stop] = False
-        return mask
+        return np.asarray(self.live_documents(deleted)[self.chunks.doc_index])
 
     def deleted_chunks(self, deleted: Collection[str]) -> int:
-        ranges = self.chunks.ranges
-        return sum(ranges[d][1] - ranges[d][0] for d in deleted if d in ranges)
+        rows = self.records.rows(list(deleted))
+        starts, stops = self.chunks.rows_of(rows[rows >= 0])
+        return int((stops - starts).sum())
 
     def chunk(self, row: int, chunk_id: int) -> Chunk:
         chunk = self.chunks[row]
@@ -149,17 +163,19 @@ class Segment:
         """Write this segment whole (staged, synced, renamed into place); returns it under its new name."""
         segments_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=segments_dir))
+        folders = (DOCUMENTS_FOLDER, CHUNKS_FOLDER, TERMS_FOLDER, VECTORS_FOLDER)
         try:
+            self.records.save(staging / DOCUMENTS_FOLDER)
             self.chunks.save(staging / CHUNKS_FOLDER)
             self.postings.save(staging / TERMS_FOLDER)
             self.vectors.save(staging / VECTORS_FOLDER)
             files = sorted(p for p in staging.rglob("*") if p.is_file())
             description = {
-                "documents": [[doc_id, record.to_dict()] for doc_id, record in self.records.items()],
+                "documents": len(self.records),
                 "files": {p.relative_to(staging).as_posix(): [p.stat().st_size, file_checksum(p)] for p in files},
             }
             (staging / SEGMENT_FILE).write_text(json.dumps(description, ensure_ascii=False), encoding="utf-8")
-            for path in [*files, staging / SEGMENT_FILE, *(staging / f for f in (CHUNKS_FOLDER, TERMS_FOLDER, VECTORS_FOLDER))]:
+            for path in [*files, staging / SEGMENT_FILE, *(staging / f for f in folders)]:
                 _fsync(path)
             _fsync(staging)
             name = new_name("seg")
@@ -180,8 +196,8 @@ class Segment:
                 raise CorruptIndexError(f"index file {path} is missing — {REBUILD_HINT}")
             if path.stat().st_size != size or file_checksum(path) != checksum:
                 raise CorruptIndexError(f"index file {path} is corrupted (checksum mismatch) — {REBUILD_HINT}")
-        records = records_of(description)
-        chunks = ChunkTable.load(folder / CHUNKS_FOLDER, list(records))
+        records = load_records(folder)
+        chunks = ChunkTable.load(folder / CHUNKS_FOLDER, records.doc_ids)
         return cls(
             folder.name,
             records,
@@ -201,11 +217,12 @@ def read_description(folder: Path) -> dict:  # type: ignore[type-arg]
     return description
 
 
-def records_of(description: dict) -> dict[str, DocumentRecord]:  # type: ignore[type-arg]
+def load_records(folder: Path) -> RecordTable:
+    """A segment's document records, without its other arrays (their checksums are checked by `Segment.load`)."""
     try:
-        return {doc_id: DocumentRecord.from_dict(record) for doc_id, record in description["documents"]}
-    except (KeyError, TypeError, ValueError) as error:
-        raise CorruptIndexError(f"a segment's document list is incomplete ({error}) — {REBUILD_HINT}") from None
+        return RecordTable.load(folder / DOCUMENTS_FOLDER)
+    except (OSError, ValueError) as error:
+        raise CorruptIndexError(f"a segment's document list in {folder} is unreadable ({error}) — {REBUILD_HINT}") from None
 
 
 def _runs(mask: np.ndarray) -> Iterator[tuple[int, int]]:

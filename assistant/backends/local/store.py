@@ -32,11 +32,10 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, ItemsView, Iterator, Mapping, ValuesView
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
@@ -46,10 +45,10 @@ from filelock import FileLock, Timeout
 
 from assistant.backends.local.dense import SegmentedVectors
 from assistant.backends.local.lexical import BM25Index, LexicalPart
-from assistant.backends.local.segments import Segment, new_name, read_description, records_of
-from assistant.backends.local.tables import REBUILD_HINT, DocumentStore, write_text_blob
+from assistant.backends.local.segments import Segment, load_records, new_name
+from assistant.backends.local.tables import REBUILD_HINT, DocumentStore, RecordTable, write_text_blob
 from assistant.errors import CorruptIndexError, IndexBusyError, IndexMismatchError, NoIndexError
-from assistant.records import Chunk, Document, DocumentRecord, Manifest
+from assistant.records import Chunk, Document, DocumentRecord, Manifest, PairedItems, PairedValues
 from assistant.settings import IndexSettings
 
 log = logging.getLogger(__name__)
@@ -119,7 +118,7 @@ class VersionFile:
             built_at=data["built_at"],
         )
 
-    def manifest(self, documents: dict[str, DocumentRecord]) -> Manifest:
+    def manifest(self, documents: VersionRecords) -> Manifest:
         return Manifest(
             model=self.model,
             dimension=self.dimension,
@@ -132,13 +131,68 @@ class VersionFile:
         )
 
 
+class VersionRecords(Mapping[str, DocumentRecord]):
+    """Every live document's record in a version: its segment's, or the version's own where the file changed but
+    not the text. Found through the segments' sorted ids and parsed when asked for, so opening costs nothing per
+    document; `items()` and `values()` walk the segments in order instead of looking each document up."""
+
+    def __init__(self, tables: list[RecordTable], refs: list[SegmentRef], overrides: dict[str, DocumentRecord]) -> None:
+        self.tables, self.refs, self.overrides = tables, refs, overrides
+
+    def locate(self, doc_id: str) -> tuple[int, int] | None:
+        """(segment number, row) of a live document."""
+        for number in range(len(self.tables) - 1, -1, -1):
+            row = self.tables[number].row(doc_id)
+            if row is not None and doc_id not in self.refs[number].deleted:
+                return number, row
+        return None
+
+    def __getitem__(self, doc_id: str) -> DocumentRecord:
+        place = self.locate(doc_id)
+        if place is None:
+            raise KeyError(doc_id)
+        return self.overrides.get(doc_id) or self.tables[place[0]].record(place[1])
+
+    def __contains__(self, doc_id: object) -> bool:
+        return isinstance(doc_id, str) and self.locate(doc_id) is not None
+
+    def _live(self) -> Iterator[tuple[RecordTable, int, str]]:
+        for table, ref in zip(self.tables, self.refs, strict=True):
+            for row, doc_id in enumerate(table.id_list):
+                if doc_id not in ref.deleted:
+                    yield table, row, doc_id
+
+    def __iter__(self) -> Iterator[str]:
+        return (doc_id for _, _, doc_id in self._live())
+
+    def __len__(self) -> int:
+        return sum(len(table) - len(ref.deleted) for table, ref in zip(self.tables, self.refs, strict=True))
+
+    def pairs(self) -> Iterator[tuple[str, DocumentRecord]]:
+        for table, row, doc_id in self._live():
+            yield doc_id, self.overrides.get(doc_id) or table.record(row)
+
+    def items(self) -> ItemsView[str, DocumentRecord]:
+        return PairedItems(self)
+
+    def values(self) -> ValuesView[DocumentRecord]:
+        return PairedValues(self)
+
+    def text_hashes(self) -> set[str]:
+        """The hashes of the texts live documents have (the version's records override no text)."""
+        return {table.text(row) for table, row, _ in self._live()}
+
+
 class SegmentedChunks:
     """The live chunks of a version's segments, numbered across them (segment i's chunk c is `bases[i] + c`)."""
 
-    def __init__(self, segments: list[Segment], masks: list[np.ndarray | None], bases: list[int]) -> None:
+    def __init__(
+        self, segments: list[Segment], masks: list[np.ndarray | None], bases: list[int], records: VersionRecords
+    ) -> None:
         self.segments = segments
         self.masks = masks
         self.bases = bases
+        self.records = records
 
     def place(self, chunk_id: int) -> tuple[Segment, int]:
         number = int(np.searchsorted(self.bases, chunk_id, side="right")) - 1
@@ -158,15 +212,25 @@ class SegmentedChunks:
     def __len__(self) -> int:
         return sum(s.size if m is None else int(m.sum()) for s, m in zip(self.segments, self.masks, strict=True))
 
-    @cached_property
-    def ranges(self) -> dict[str, tuple[int, int]]:
-        """Each live document's chunks as one [start, stop) range of ids."""
-        found = {}
+    def of_document(self, doc_id: str) -> range:
+        """A live document's chunk ids, in order (empty if it is not in the version)."""
+        place = self.records.locate(doc_id)
+        if place is None:
+            return range(0)
+        number, row = place
+        starts, stops = self.segments[number].chunks.rows_of(np.array([row]))
+        return range(self.bases[number] + int(starts[0]), self.bases[number] + int(stops[0]))
+
+    def of_documents(self, doc_ids: Collection[str]) -> np.ndarray:
+        """The chunk ids of the live documents among `doc_ids`, ascending."""
+        wanted, found = list(doc_ids), []
         for segment, mask, base in zip(self.segments, self.masks, self.bases, strict=True):
-            for doc_id, (start, stop) in segment.chunks.ranges.items():
-                if mask is None or mask[start]:
-                    found[doc_id] = (base + start, base + stop)
-        return found
+            rows = segment.records.rows(wanted)
+            starts, stops = segment.chunks.rows_of(rows[rows >= 0])
+            runs = [np.arange(a, b, dtype=np.int64) for a, b in zip(starts.tolist(), stops.tolist(), strict=True)]
+            ids = np.concatenate(runs) if runs else np.empty(0, dtype=np.int64)
+            found.append(base + (ids if mask is None else ids[mask[ids]]))
+        return np.sort(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
 
 
 @dataclass
@@ -234,7 +298,9 @@ def texts_in_use(index_dir: Path) -> set[str]:
     if generation is None:
         return set()
     try:
-        return {record.text_sha256 for record in read_manifest(generation).documents.values()}
+        version = read_version(generation)
+        tables = [load_records(_segment_folder(index_dir, ref.name)) for ref in version.segments]
+        return VersionRecords(tables, version.segments, version.records).text_hashes()
     except (CorruptIndexError, IndexMismatchError):
         return set()
 
@@ -425,22 +491,11 @@ def _segment_folder(index_dir: Path, name: str) -> Path:
     return folder
 
 
-def _documents(version: VersionFile, segment_records: list[dict[str, DocumentRecord]]) -> dict[str, DocumentRecord]:
-    """Every live document's record: its segment's, or the version's where the file changed but not the text."""
-    documents = {}
-    for ref, records in zip(version.segments, segment_records, strict=True):
-        for doc_id, record in records.items():
-            if doc_id not in ref.deleted:
-                documents[doc_id] = version.records.get(doc_id, record)
-    return documents
-
-
 def read_manifest(generation: Path) -> Manifest:
-    """A version's manifest with every live document's record, read without loading its segments' arrays."""
+    """A version's manifest with every live document's record, read without loading its segments' other arrays."""
     version = read_version(generation)
-    index_dir = generation.parent
-    records = [records_of(read_description(_segment_folder(index_dir, ref.name))) for ref in version.segments]
-    return version.manifest(_documents(version, records))
+    tables = [load_records(_segment_folder(generation.parent, ref.name)) for ref in version.segments]
+    return version.manifest(VersionRecords(tables, version.segments, version.records))
 
 
 def _load_segments(index_dir: Path, version: VersionFile) -> list[Segment]:
@@ -453,13 +508,14 @@ def load_index(index_dir: Path) -> StoredIndex:
     segments = _load_segments(index_dir, version)
     masks = [segment.live_mask(ref.deleted) for segment, ref in zip(segments, version.segments, strict=True)]
     bases = list(accumulate((s.size for s in segments), initial=0))[:-1]
-    manifest = version.manifest(_documents(version, [s.records for s in segments]))
+    records = VersionRecords([s.records for s in segments], version.segments, version.records)
+    manifest = version.manifest(records)
     return StoredIndex(
         manifest=manifest,
         version=version,
-        documents=DocumentStore(index_dir / TEXTS, manifest.documents),
+        documents=DocumentStore(index_dir / TEXTS, records),
         segments=segments,
-        chunks=SegmentedChunks(segments, masks, bases),
+        chunks=SegmentedChunks(segments, masks, bases, records),
         vectors=SegmentedVectors([s.vectors for s in segments], masks, bases, version.dimension),
         bm25=BM25Index(
             [LexicalPart(s.postings, m, b) for s, m, b in zip(segments, masks, bases, strict=True)], version.settings.bm25

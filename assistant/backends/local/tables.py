@@ -1,16 +1,18 @@
-"""Chunk records and document texts as an index stores them: arrays and shared text blobs.
+"""Chunk records, document records and document texts as an index stores them: arrays, lines and text blobs.
 
-Both are loaded in constant time whatever the corpus size: chunk records are
-memory-mapped arrays turned into `Chunk`s only when asked for, and a
-document's text is read from its blob (named by its SHA-256, checked on
-read) only when a passage of it is shown or quoted.
+All are opened in constant time whatever the corpus size: chunk records are
+memory-mapped arrays turned into `Chunk`s only when asked for; document
+records are JSON lines found through sorted arrays of ids and parsed when
+asked for; a document's text is read from its blob (named by its SHA-256,
+checked on read) only when a passage of it is shown or quoted.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -28,7 +30,7 @@ class ChunkTable(Sequence[Chunk]):
 
     def __init__(
         self,
-        doc_ids: list[str],
+        doc_ids: Sequence[str],
         doc_index: np.ndarray,
         spans: np.ndarray,
         sentence_offsets: np.ndarray,
@@ -55,7 +57,7 @@ class ChunkTable(Sequence[Chunk]):
         )
 
     @classmethod
-    def concatenate(cls, parts: Sequence[tuple[ChunkTable, int, int] | ChunkTable], doc_ids: list[str]) -> ChunkTable:
+    def concatenate(cls, parts: Sequence[tuple[ChunkTable, int, int] | ChunkTable], doc_ids: Sequence[str]) -> ChunkTable:
         """Rows [start, stop) of tables (or whole tables), in order, re-indexed against `doc_ids`."""
         position = {doc_id: i for i, doc_id in enumerate(doc_ids)}
         doc_index, spans, counts, sentences = [], [], [], []
@@ -97,14 +99,10 @@ class ChunkTable(Sequence[Chunk]):
     def __iter__(self) -> Iterator[Chunk]:
         return (self[i] for i in range(len(self)))
 
-    @cached_property
-    def ranges(self) -> dict[str, tuple[int, int]]:
-        """Each document's chunks as one [start, stop) range (chunks are grouped by document)."""
-        if not len(self):
-            return {}
-        starts = np.flatnonzero(np.diff(self.doc_index, prepend=-1))
-        stops = np.append(starts[1:], len(self))
-        return {self.doc_ids[self.doc_index[a]]: (int(a), int(b)) for a, b in zip(starts, stops, strict=True)}
+    def rows_of(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The [starts, stops) of the chunks of the documents at `positions` in `doc_ids` (chunks are grouped by
+        document, in its order, so two binary searches find them)."""
+        return np.searchsorted(self.doc_index, positions, "left"), np.searchsorted(self.doc_index, positions, "right")
 
     def save(self, folder: Path) -> None:
         folder.mkdir()
@@ -114,9 +112,150 @@ class ChunkTable(Sequence[Chunk]):
         np.save(folder / "sentences.npy", self.sentences)
 
     @classmethod
-    def load(cls, folder: Path, doc_ids: list[str]) -> ChunkTable:
+    def load(cls, folder: Path, doc_ids: Sequence[str]) -> ChunkTable:
         arrays = [mapped(folder / f"{name}.npy") for name in ("doc_index", "spans", "sentence_offsets", "sentences")]
         return cls(doc_ids, *arrays)
+
+
+_ID_ENCODING = "utf-8"
+
+
+def _encoded(doc_ids: Iterable[str]) -> np.ndarray:
+    encoded = [d.encode(_ID_ENCODING) for d in doc_ids]
+    return np.array(encoded, dtype=f"S{max((len(e) for e in encoded), default=1) or 1}")
+
+
+class RecordTable(Mapping[str, DocumentRecord]):
+    """A segment's document records, in chunk order: ids in an array with its sorted order, each record a line
+    of JSON parsed when asked for, and each document's text hash sorted too, so that finding a document or the
+    documents of a text takes two binary searches and opening a table reads nothing but its arrays' headers.
+
+        documents/ids.npy          ids (UTF-8), in chunk order     documents/id_order.npy    their sorted order
+        documents/texts.npy        text SHA-256s, in chunk order   documents/text_order.npy  their sorted order
+        documents/records.jsonl    one record per line             documents/offsets.npy     where each line starts
+    """
+
+    def __init__(
+        self,
+        ids: np.ndarray,
+        texts: np.ndarray,
+        lines: np.ndarray,
+        offsets: np.ndarray,
+        id_order: np.ndarray,
+        text_order: np.ndarray,
+    ) -> None:
+        self.ids, self.texts, self.lines, self.offsets = ids, texts, lines, offsets
+        self.id_order, self.text_order = id_order, text_order
+        self._parsed: dict[int, DocumentRecord] = {}
+
+    @classmethod
+    def of_lines(cls, doc_ids: list[str], texts: list[bytes], lines: list[bytes]) -> RecordTable:
+        """A table of records already written as JSON lines, in order."""
+        ids, shas = _encoded(doc_ids), np.array(texts, dtype="S64")
+        offsets = np.zeros(len(lines) + 1, dtype=np.int64)
+        np.cumsum([len(line) for line in lines], out=offsets[1:])
+        data = np.frombuffer(b"".join(lines), dtype=np.uint8)
+        return cls(ids, shas, data, offsets, np.argsort(ids, kind="stable"), np.argsort(shas, kind="stable"))
+
+    @classmethod
+    def of(cls, records: Mapping[str, DocumentRecord]) -> RecordTable:
+        lines = [cls.line_of(r) for r in records.values()]
+        return cls.of_lines(list(records), [r.text_sha256.encode() for r in records.values()], lines)
+
+    @staticmethod
+    def line_of(record: DocumentRecord) -> bytes:
+        return (json.dumps(record.to_dict(), ensure_ascii=False) + "\n").encode()
+
+    def line(self, row: int) -> bytes:
+        return self.lines[self.offsets[row] : self.offsets[row + 1]].tobytes()
+
+    def record(self, row: int) -> DocumentRecord:
+        if row not in self._parsed:
+            try:
+                self._parsed[row] = DocumentRecord.from_dict(json.loads(self.line(row)))
+            except (KeyError, TypeError, ValueError) as error:
+                raise CorruptIndexError(f"a document record of the index is unreadable ({error}) — {REBUILD_HINT}") from None
+        return self._parsed[row]
+
+    def text(self, row: int) -> str:
+        return bytes(self.texts[row]).decode()
+
+    def doc_id(self, row: int) -> str:
+        return bytes(self.ids[row]).decode(_ID_ENCODING)
+
+    @property
+    def doc_ids(self) -> Sequence[str]:
+        """The ids in chunk order, decoded one at a time (a `ChunkTable` names its chunks' documents through it)."""
+        return _DocIds(self)
+
+    def rows(self, doc_ids: Sequence[str]) -> np.ndarray:
+        """Each document's row, -1 where it is not in the table."""
+        if not len(self.ids) or not doc_ids:
+            return np.full(len(doc_ids), -1, dtype=np.int64)
+        wanted, ordered = _encoded(doc_ids), self._sorted_ids
+        found = np.minimum(np.searchsorted(ordered, wanted), len(ordered) - 1)
+        return np.where(ordered[found] == wanted, self.id_order[found], -1).astype(np.int64)
+
+    def row(self, doc_id: str) -> int | None:
+        row = int(self.rows([doc_id])[0])
+        return None if row < 0 else row
+
+    def rows_with_text(self, sha256: str) -> np.ndarray:
+        ordered, key = self._sorted_texts, sha256.encode()
+        return np.asarray(self.text_order[np.searchsorted(ordered, key, "left") : np.searchsorted(ordered, key, "right")])
+
+    @cached_property
+    def _sorted_ids(self) -> np.ndarray:
+        return np.asarray(self.ids[self.id_order])
+
+    @cached_property
+    def _sorted_texts(self) -> np.ndarray:
+        return np.asarray(self.texts[self.text_order])
+
+    @cached_property
+    def id_list(self) -> list[str]:
+        return [bytes(i).decode(_ID_ENCODING) for i in self.ids]
+
+    def __getitem__(self, doc_id: str) -> DocumentRecord:
+        row = self.row(doc_id)
+        if row is None:
+            raise KeyError(doc_id)
+        return self.record(row)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return isinstance(doc_id, str) and self.row(doc_id) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.id_list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir()
+        for name in ("ids", "texts", "offsets", "id_order", "text_order"):
+            np.save(folder / f"{name}.npy", getattr(self, name))
+        (folder / "records.jsonl").write_bytes(self.lines.tobytes())
+
+    @classmethod
+    def load(cls, folder: Path) -> RecordTable:
+        arrays = {name: mapped(folder / f"{name}.npy") for name in ("ids", "texts", "offsets", "id_order", "text_order")}
+        lines = np.memmap(folder / "records.jsonl", dtype=np.uint8, mode="r").view(np.ndarray)
+        return cls(arrays["ids"], arrays["texts"], lines, arrays["offsets"], arrays["id_order"], arrays["text_order"])
+
+
+class _DocIds(Sequence[str]):
+    def __init__(self, table: RecordTable) -> None:
+        self.table = table
+
+    def __getitem__(self, row: int) -> str:  # type: ignore[override]
+        return self.table.doc_id(row)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.table.id_list)
+
+    def __len__(self) -> int:
+        return len(self.table)
 
 
 def mapped(path: Path) -> np.ndarray:
@@ -163,7 +302,7 @@ def write_text_blob(texts_dir: Path, document: Document) -> None:
 class DocumentStore(Mapping[str, Document]):
     """A generation's documents: their records in memory, their texts read from blobs on demand."""
 
-    def __init__(self, texts_dir: Path, records: dict[str, DocumentRecord], cache_size: int = 512) -> None:
+    def __init__(self, texts_dir: Path, records: Mapping[str, DocumentRecord], cache_size: int = 512) -> None:
         self.texts_dir = texts_dir
         self.records = records
         self._read = lru_cache(maxsize=cache_size)(self._load)

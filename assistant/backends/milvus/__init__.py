@@ -64,7 +64,7 @@ class MilvusDocuments(Mapping[str, Document]):
     """A version's documents: records from its manifest, texts read from Milvus when a passage is shown or quoted
     (the hits of a search in one read), checked against their hash, the last `cache_size` kept."""
 
-    def __init__(self, store: Store, records: dict[str, DocumentRecord], cache_size: int = 512) -> None:
+    def __init__(self, store: Store, records: Mapping[str, DocumentRecord], cache_size: int = 512) -> None:
         self.store = store
         self.records = records
         self._cache_size = cache_size
