@@ -170,13 +170,15 @@ class DocumentRecord:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DocumentRecord:
         """Also reads entries written before readers: their text was the file's bytes, so one hash names both."""
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
+        values = {k: v for k, v in data.items() if k in _RECORD_FIELDS}
         values.setdefault("text_sha256", data["sha256"])
         values["pages"] = tuple(values.get("pages", ()))
         if "published" not in data:  # an entry from before dates: its metadata may still give one
             values["published"] = published_date(values.get("metadata", {}), "")
         return cls(**values)
+
+
+_RECORD_FIELDS = frozenset(f.name for f in fields(DocumentRecord))
 
 
 class PairedItems(ItemsView[str, "DocumentRecord"]):

@@ -20,7 +20,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -160,7 +160,10 @@ class BM25Index:
         self.live_count = int(sum(len(x) for x in lengths))
         total = float(sum(int(np.sum(x, dtype=np.int64)) for x in lengths))
         self.average_length = total / self.live_count if self.live_count else 0.0
-        self._norms = [self._norm(p.postings.lengths) for p in self.parts]
+        norms = [self._norm(p.postings.lengths) for p in self.parts]
+        self._norms = np.concatenate(norms) if norms else np.empty(0)  # k1·(1 − b + b·length/average) per row
+        # A question asks about a term several times (scores, matching, idf) and follow-ups repeat terms.
+        self._postings = lru_cache(maxsize=4096)(self._find_postings)
 
     @classmethod
     def build(cls, chunk_terms: Sequence[list[str]], params: BM25Params) -> BM25Index:
@@ -173,20 +176,23 @@ class BM25Index:
             return np.full(len(lengths), k1)
         return k1 * (1 - b + b * np.asarray(lengths, dtype=np.float64) / self.average_length)
 
-    def _postings(self, term: str) -> list[tuple[int, np.ndarray, np.ndarray]]:
-        """(part, live rows, counts) of every part that holds `term`."""
-        found = []
-        for number, part in enumerate(self.parts):
+    def _find_postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """The live rows (numbered across segments, ascending) that hold `term`, and how often."""
+        rows_found, counts_found = [], []
+        for part in self.parts:
             rows, counts = part.postings.of(term)
             if len(rows) and part.live is not None:
                 keep = part.live[rows]
                 rows, counts = rows[keep], counts[keep]
             if len(rows):
-                found.append((number, rows, counts))
-        return found
+                rows_found.append(part.base + rows.astype(np.int64))
+                counts_found.append(counts)
+        if not rows_found:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32)
+        return np.concatenate(rows_found), np.concatenate(counts_found)
 
     def doc_freq(self, term: str) -> int:
-        return sum(len(rows) for _, rows, _ in self._postings(term))
+        return len(self._postings(term)[0])
 
     def _bm25_idf(self, df: int) -> float:
         if self.params.method == "bm25+":
@@ -198,14 +204,12 @@ class BM25Index:
         total = np.zeros(self.size, dtype=np.float64)
         k1 = self.params.k1
         for term, repeats in Counter(t for t in terms if t).items():
-            found = self._postings(term)
-            df = sum(len(rows) for _, rows, _ in found)
-            if not df:
+            rows, counts = self._postings(term)
+            if not len(rows):
                 continue
-            idf = self._bm25_idf(df)
-            for number, rows, counts in found:
-                tf = counts.astype(np.float64)
-                total[self.parts[number].base + rows] += repeats * idf * tf * (k1 + 1) / (tf + self._norms[number][rows])
+            idf = self._bm25_idf(len(rows))
+            tf = counts.astype(np.float64)
+            total[rows] += repeats * idf * tf * (k1 + 1) / (tf + self._norms[rows])
             if self.params.method == "bm25+":  # every chunk earns idf·delta per query term, holding it or not
                 total += repeats * idf * self.params.delta
         return total.astype(np.float32)
@@ -214,8 +218,7 @@ class BM25Index:
         """Ids of the live rows that hold at least one of `terms`, in order."""
         hit = np.zeros(self.size, dtype=bool)
         for term in set(terms):
-            for number, rows, _ in self._postings(term):
-                hit[self.parts[number].base + rows] = True
+            hit[self._postings(term)[0]] = True
         return np.flatnonzero(hit)
 
     def idf(self, term: str) -> float:
@@ -224,4 +227,4 @@ class BM25Index:
         return math.log(1 + (self.live_count - df + 0.5) / (df + 0.5))
 
     def knows(self, term: str) -> bool:
-        return any(len(rows) for _, rows, _ in self._postings(term))
+        return bool(len(self._postings(term)[0]))

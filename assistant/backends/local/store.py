@@ -138,9 +138,15 @@ class VersionRecords(Mapping[str, DocumentRecord]):
 
     def __init__(self, tables: list[RecordTable], refs: list[SegmentRef], overrides: dict[str, DocumentRecord]) -> None:
         self.tables, self.refs, self.overrides = tables, refs, overrides
+        self._places: dict[str, tuple[int, int] | None] = {}  # the documents looked up so far (quoted ones recur)
 
     def locate(self, doc_id: str) -> tuple[int, int] | None:
         """(segment number, row) of a live document."""
+        if doc_id not in self._places:
+            self._places[doc_id] = self._find(doc_id)
+        return self._places[doc_id]
+
+    def _find(self, doc_id: str) -> tuple[int, int] | None:
         for number in range(len(self.tables) - 1, -1, -1):
             row = self.tables[number].row(doc_id)
             if row is not None and doc_id not in self.refs[number].deleted:
@@ -178,9 +184,12 @@ class VersionRecords(Mapping[str, DocumentRecord]):
     def values(self) -> ValuesView[DocumentRecord]:
         return PairedValues(self)
 
+    def text_pairs(self) -> Iterator[tuple[str, str]]:
+        """Each live document's text hash, from the segments' text columns (the version's records override no text)."""
+        return ((doc_id, table.text(row)) for table, row, doc_id in self._live())
+
     def text_hashes(self) -> set[str]:
-        """The hashes of the texts live documents have (the version's records override no text)."""
-        return {table.text(row) for table, row, _ in self._live()}
+        return {sha256 for _, sha256 in self.text_pairs()}
 
 
 class SegmentedChunks:

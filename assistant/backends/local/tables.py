@@ -197,8 +197,9 @@ class RecordTable(Mapping[str, DocumentRecord]):
         return np.where(ordered[found] == wanted, self.id_order[found], -1).astype(np.int64)
 
     def row(self, doc_id: str) -> int | None:
-        row = int(self.rows([doc_id])[0])
-        return None if row < 0 else row
+        ordered, key = self._sorted_ids, doc_id.encode(_ID_ENCODING)
+        found = int(ordered.searchsorted(key))
+        return int(self.id_order[found]) if found < len(ordered) and ordered[found] == key else None
 
     def rows_with_text(self, sha256: str) -> np.ndarray:
         ordered, key = self._sorted_texts, sha256.encode()
@@ -330,7 +331,15 @@ class DocumentStore(Mapping[str, Document]):
             present = set(os.listdir(self.texts_dir))
         except OSError:
             present = set()
-        return {doc_id for doc_id, record in self.records.items() if _blob_name(record.text_sha256) not in present}
+        return {doc_id for doc_id, sha256 in self.text_hashes() if _blob_name(sha256) not in present}
+
+    def text_hashes(self) -> Iterable[tuple[str, str]]:
+        """Each document's text hash: from the records' text column where they keep one, not parsing them."""
+        by_column = getattr(self.records, "text_pairs", None)
+        if by_column is not None:
+            pairs: Iterable[tuple[str, str]] = by_column()
+            return pairs
+        return ((doc_id, record.text_sha256) for doc_id, record in self.records.items())
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.records)
