@@ -335,6 +335,7 @@ class _Preparer:
         """PreparedDocuments in batches of about BATCH_CHUNKS chunks; each document's record in `records` (the
         manifest's) gets its chunk count when it is drafted, and the manifest's chunk count grows by it."""
         drafts: list[_Draft] = []
+        drafted = 0  # chunks in `drafts`
         for document in tqdm(documents, desc="indexing", unit="doc", disable=not progress or len(documents) < 2):
             mark = time.perf_counter()
             draft = _draft(document, self.settings)
@@ -342,9 +343,10 @@ class _Preparer:
             records[document.doc_id] = dataclasses.replace(records[document.doc_id], chunks=len(draft.chunks))
             manifest.chunk_count += len(draft.chunks)
             drafts.append(draft)
-            if sum(len(d.chunks) for d in drafts) >= BATCH_CHUNKS:
+            drafted += len(draft.chunks)
+            if drafted >= BATCH_CHUNKS:
                 yield self._prepared(drafts)
-                drafts = []
+                drafts, drafted = [], 0
         if drafts:
             yield self._prepared(drafts)
 

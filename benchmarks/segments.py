@@ -86,7 +86,7 @@ def synthetic_batches(
         manifest.documents[document.doc_id] = DocumentRecord.of(document, size, mtime, chunks=len(chunks))
         manifest.chunk_count += len(chunks)
         batch.append(PreparedDocument(document, chunks, terms, vectors))
-        if sum(len(p.chunks) for p in batch) >= BATCH_CHUNKS:
+        if len(batch) >= BATCH_CHUNKS:  # one chunk per article
             yield batch
             batch = []
     if batch:

@@ -46,14 +46,14 @@ from filelock import FileLock, Timeout
 from assistant.backends.local.dense import SegmentedVectors
 from assistant.backends.local.lexical import BM25Index, LexicalPart
 from assistant.backends.local.segments import Segment, load_records, new_name
-from assistant.backends.local.tables import REBUILD_HINT, DocumentStore, RecordTable, write_text_blob
+from assistant.backends.local.tables import REBUILD_HINT, DocumentStore, RecordTable, write_text_blobs
 from assistant.errors import CorruptIndexError, IndexBusyError, IndexMismatchError, NoIndexError
 from assistant.records import Chunk, Document, DocumentRecord, Manifest, PairedItems, PairedValues
 from assistant.settings import IndexSettings
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # 3: segments; 2: one folder of sentence vectors per generation
+FORMAT_VERSION = 4  # 4: document records as lines in each segment; 3: segments; 2: one folder of sentence vectors per generation
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"
 SEGMENTS = "segments"
@@ -267,8 +267,7 @@ def _fsync_path(path: Path) -> None:
 def write_texts(index_dir: Path, documents: list[Document]) -> None:
     """Store the texts of new documents (a blob already there and intact is kept), synced."""
     texts_dir = index_dir / TEXTS
-    for document in documents:
-        write_text_blob(texts_dir, document)
+    write_text_blobs(texts_dir, documents)
     if documents:
         _fsync_path(texts_dir)
 

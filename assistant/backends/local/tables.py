@@ -285,19 +285,31 @@ def _intact(path: Path, sha256: str) -> bool:
     return digest.hexdigest() == sha256
 
 
-def write_text_blob(texts_dir: Path, document: Document) -> None:
-    """Store a document's extracted text under its hash, whole or not at all; a blob already there is
-    kept only if it is intact, so that writing a document again repairs a damaged copy."""
-    target = _blob_path(texts_dir, document.text_sha256)
-    if _intact(target, document.text_sha256):
-        return
-    texts_dir.mkdir(parents=True, exist_ok=True)
-    staging = texts_dir / f".{document.text_sha256}.partial"
-    with staging.open("wb") as handle:
-        handle.write(document.text.encode("utf-8"))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(staging, target)
+SYNC_EACH_UP_TO = 64  # blobs: more than this are made durable by one sync of the file system instead
+
+
+def write_text_blobs(texts_dir: Path, documents: Sequence[Document]) -> None:
+    """Store documents' extracted texts under their hashes, each whole or not at all, durable on return; a blob
+    already there is kept only if it is intact, so that writing a document again repairs a damaged copy.
+
+    An update's few blobs are fsynced one by one; a build's thousands are flushed by one `os.sync()` (an fsync
+    per blob made writing them most of a 100k-article build: about 1 ms each here)."""
+    written = []
+    for document in documents:
+        target = _blob_path(texts_dir, document.text_sha256)
+        if _intact(target, document.text_sha256):
+            continue
+        texts_dir.mkdir(parents=True, exist_ok=True)
+        staging = texts_dir / f".{document.text_sha256}.partial"
+        with staging.open("wb") as handle:
+            handle.write(document.text.encode("utf-8"))
+            if len(documents) <= SYNC_EACH_UP_TO:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(staging, target)
+        written.append(target)
+    if len(written) and len(documents) > SYNC_EACH_UP_TO:
+        os.sync()
 
 
 class DocumentStore(Mapping[str, Document]):
