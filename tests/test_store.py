@@ -166,3 +166,34 @@ def test_a_dangling_pointer_is_reported_when_no_generation_is_left(tmp_path):
     (tmp_path / POINTER).write_text("gen-gone\n")
     with pytest.raises(CorruptIndexError, match="missing generation"):
         load_index(tmp_path)
+
+
+def test_an_update_releases_the_texts_it_stops_using_one_update_later(tmp_path):
+    """Targeted updates never list the texts folder: a text the new version no longer uses (a changed or removed
+    article's, unless another article has the same text) goes when the version that still used it is gone."""
+    from assistant.core import Assistant
+    from tests.fakes import HASHING_EMBEDDER
+
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    alpha, omega, beta = "Alpha talks were held in Hanoi.", "Alpha talks were held in Vientiane.", "Beta patrols met."
+    for name, text in (("a.txt", alpha), ("b.txt", beta), ("c.txt", beta)):
+        (corpus / name).write_text(text, encoding="utf-8")
+    assistant = Assistant(index_dir, corpus)
+    assistant.update(embedder=HASHING_EMBEDDER)
+
+    def stored() -> set[str]:
+        return {p.read_text(encoding="utf-8") for p in (index_dir / "texts").iterdir()}
+
+    assert stored() == {alpha, beta}
+    (corpus / "a.txt").write_text(omega, encoding="utf-8")
+    (corpus / "b.txt").unlink()
+    assistant.update(only=["a.txt", "b.txt"])
+    assert stored() == {alpha, omega, beta}  # alpha: the version before still uses it; beta: c.txt still does
+    (corpus / "c.txt").unlink()
+    assistant.update(only=["c.txt"])
+    assert stored() == {omega, beta}  # alpha gone with the version that used it; beta kept one update longer
+    (corpus / "d.txt").write_text("Delta guards signed.", encoding="utf-8")
+    assistant.update(only=["d.txt"])
+    assert stored() == {omega, "Delta guards signed."}
+    assert set(assistant.documents()) == {"a.txt", "d.txt"}
