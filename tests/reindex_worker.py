@@ -7,6 +7,7 @@ no model is needed: every round is mostly the writing of a new generation.
 """
 
 import itertools
+import os
 import sys
 from pathlib import Path
 
@@ -22,7 +23,9 @@ def main() -> None:
     for step in itertools.count():
         articles = sorted(corpus.glob("*.md"))
         article = articles[step % len(articles)]
-        article.rename(article.with_name(f"{article.stem.split('~')[0]}~{step}.md"))
+        # Named by this process too: a worker started after a killed one must not repeat its names, which
+        # would make its renames no-ops and its updates write nothing.
+        article.rename(article.with_name(f"{article.stem.split('~')[0]}~{os.getpid()}-{step}.md"))
         update_index(corpus, index, backend=backend)
         print("updated", flush=True)
 

@@ -159,11 +159,14 @@ def ask(page, question: str) -> str:
         arg=[before],
         timeout=60_000,
     )
-    page.wait_for_function(
-        "() => document.querySelector('#sources').innerText.trim().length > 0 && !document.querySelector('#chat .pending')",
-        timeout=60_000,
+    settled = (
+        "() => { const m = document.querySelectorAll('#chat .message.bot');"
+        " return document.querySelector('#sources').innerText.trim().length > 0 && !document.querySelector('#chat .pending')"
+        " && m.length > 0 && !m[m.length - 1].innerText.includes('Searching'); }"
     )
+    page.wait_for_function(settled, timeout=60_000)
     page.wait_for_timeout(300)  # the last streamed update
+    page.wait_for_function(settled, timeout=60_000)  # a loaded machine may re-render the placeholder in between
     return answers.nth(answers.count() - 1).inner_text()
 
 
