@@ -78,7 +78,7 @@ def test_a_new_generation_replaces_the_old_one_which_is_kept_one_update_longer(t
 def test_each_chunks_terms_are_stored_as_postings(tmp_path):
     postings = Postings.load(segment_of(write(tmp_path)) / "terms")
     expected = [document_terms("Alpha meets Beta."), document_terms("Gamma signs the memorandum.")]
-    held = [sorted(t for t in postings.vocab if row in postings.of(t)[0].tolist()) for row in (0, 1)]
+    held = [sorted(t for t in postings.terms if row in postings.of(t)[0].tolist()) for row in (0, 1)]
     assert held == [sorted(set(terms)) for terms in expected]
     assert postings.lengths.tolist() == [len(terms) for terms in expected]
 

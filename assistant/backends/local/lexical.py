@@ -15,12 +15,11 @@ cannot keep these statistics global across segments (README, "Segments").
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -28,16 +27,17 @@ import numpy as np
 from assistant.backends.local.tables import mapped
 from assistant.settings import BM25Params
 
-VOCAB = "vocab.json"
-_ARRAYS = ("indptr", "rows", "counts", "lengths")
+_ARRAYS = ("vocab", "indptr", "rows", "counts", "lengths")
 
 
 @dataclass(frozen=True)
 class Postings:
     """One segment's terms: term t occurs `counts[j]` times in chunk `rows[j]` for j in indptr[t]:indptr[t + 1];
-    chunk i holds `lengths[i]` terms in all."""
+    chunk i holds `lengths[i]` terms in all. `vocab` holds the terms as UTF-8, sorted (code-point order), so that
+    finding one is a binary search in a memory-mapped array: opening a segment parses no vocabulary (as JSON,
+    it was half of opening a 200k-chunk segment)."""
 
-    vocab: list[str]
+    vocab: np.ndarray
     indptr: np.ndarray
     rows: np.ndarray
     counts: np.ndarray
@@ -58,6 +58,7 @@ class Postings:
     @classmethod
     def _from_pairs(cls, vocab: list[str], terms: np.ndarray, rows: np.ndarray, lengths: np.ndarray) -> Postings:
         """Postings of (term, row) occurrences, one pair per occurrence."""
+        vocab, terms = _sorted_terms(vocab, terms)
         width = max(len(lengths), 1)
         pairs, counts = np.unique(terms * width + rows, return_counts=True)
         return cls._from_sorted(vocab, *np.divmod(pairs, width), counts, lengths)
@@ -71,8 +72,9 @@ class Postings:
         used = per_term > 0
         indptr = np.zeros(int(used.sum()) + 1, dtype=np.int64)
         np.cumsum(per_term[used], out=indptr[1:])
+        kept = [term.encode() for term, keep in zip(vocab, used.tolist(), strict=True) if keep]
         return cls(
-            vocab=[term for term, keep in zip(vocab, used.tolist(), strict=True) if keep],
+            vocab=np.array(kept, dtype=f"S{max(map(len, kept), default=1) or 1}"),
             indptr=indptr,
             rows=rows.astype(np.int32),
             counts=counts.astype(np.int32),
@@ -87,7 +89,7 @@ class Postings:
         offset = 0
         for postings, keep in parts:
             renumber = np.where(keep, np.cumsum(keep) - 1 + offset, -1)
-            remap = np.array([lookup.setdefault(t, len(lookup)) for t in postings.vocab], dtype=np.int64)
+            remap = np.array([lookup.setdefault(t, len(lookup)) for t in postings.terms], dtype=np.int64)
             owners = np.repeat(remap, np.diff(postings.indptr))
             new_rows = renumber[postings.rows]
             live = new_rows >= 0
@@ -97,11 +99,11 @@ class Postings:
             lengths.append(np.asarray(postings.lengths)[keep])
             offset += int(keep.sum())
         empty = np.empty(0, dtype=np.int64)
-        all_terms = np.concatenate(terms) if terms else empty
+        vocab, all_terms = _sorted_terms(list(lookup), np.concatenate(terms) if terms else empty)
         all_rows = np.concatenate(rows) if rows else empty
         order = np.lexsort((all_rows, all_terms))
         return cls._from_sorted(
-            list(lookup),
+            vocab,
             all_terms[order],
             all_rows[order],
             (np.concatenate(counts) if counts else empty)[order],
@@ -112,14 +114,15 @@ class Postings:
     def size(self) -> int:
         return len(self.lengths)
 
-    @cached_property
-    def term_ids(self) -> dict[str, int]:
-        return {term: i for i, term in enumerate(self.vocab)}
+    @property
+    def terms(self) -> list[str]:
+        return [bytes(term).decode() for term in self.vocab]
 
     def of(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         """The rows that hold `term` and how often."""
-        i = self.term_ids.get(term)
-        if i is None:
+        key = term.encode()
+        i = int(self.vocab.searchsorted(key))
+        if i >= len(self.vocab) or self.vocab[i] != key:
             return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int32)
         start, stop = int(self.indptr[i]), int(self.indptr[i + 1])
         return self.rows[start:stop], self.counts[start:stop]
@@ -128,13 +131,19 @@ class Postings:
         folder.mkdir()
         for name in _ARRAYS:
             np.save(folder / f"{name}.npy", getattr(self, name))
-        (folder / VOCAB).write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> Postings:
-        vocab = json.loads((folder / VOCAB).read_text(encoding="utf-8"))
-        indptr, rows, counts, lengths = (mapped(folder / f"{name}.npy") for name in _ARRAYS)
+        vocab, indptr, rows, counts, lengths = (mapped(folder / f"{name}.npy") for name in _ARRAYS)
         return cls(vocab, indptr, rows, counts, lengths)
+
+
+def _sorted_terms(vocab: list[str], terms: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """`vocab` sorted, and the term ids in `terms` renumbered to match."""
+    order = sorted(range(len(vocab)), key=vocab.__getitem__)
+    rank = np.empty(len(vocab), dtype=np.int64)
+    rank[order] = np.arange(len(vocab), dtype=np.int64)
+    return [vocab[i] for i in order], rank[terms] if len(terms) else terms
 
 
 @dataclass(frozen=True)

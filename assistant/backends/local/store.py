@@ -53,7 +53,9 @@ from assistant.settings import IndexSettings
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 4  # 4: document records as lines in each segment; 3: segments; 2: one folder of sentence vectors per generation
+# 5: vocabulary as a sorted array; 4: document records as lines in each segment; 3: segments;
+# 2: one folder of sentence vectors per generation
+FORMAT_VERSION = 5
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"
 SEGMENTS = "segments"
