@@ -189,8 +189,7 @@ def update_index(
         fresh = FreshDocuments([d.doc_id for d in documents], preparer.batches(documents, manifest, records, progress))
         timings["carry"] = time.perf_counter() - mark
         mark = time.perf_counter()
-        removed = frozenset(scan.removed) if previous else frozenset()
-        version = backend.commit(IndexUpdate(manifest, fresh, removed, scan.touched), previous)
+        version = backend.commit(IndexUpdate(manifest, fresh, frozenset(scan.removed), scan.touched), previous)
         timings["write"] = time.perf_counter() - mark - timings.get("chunk", 0.0) - timings.get("embed", 0.0)
 
     report = UpdateReport(
@@ -381,12 +380,13 @@ def _manifest(
     drafted. After a partial scan the records are the previous ones with the changes laid over them, and the
     chunks are counted by difference."""
     looked_at = {e.doc_id: dataclasses.replace(e.record, chunks=0) if e.document else e.record for e in scan.entries}
-    documents: MutableMapping[str, DocumentRecord] = looked_at
-    chunk_count = sum(r.chunks for r in looked_at.values())
+    documents: MutableMapping[str, DocumentRecord]
     if scan.partial and previous is not None:
         documents = RecordOverlay(previous.documents, looked_at, scan.removed)
-        replaced = [d for d, e in zip(looked_at, scan.entries, strict=True) if e.document is not None] + scan.removed
+        replaced = [e.doc_id for e in scan.entries if e.document is not None] + scan.removed
         chunk_count = previous.chunk_count - sum(previous.documents[d].chunks for d in replaced if d in previous.documents)
+    else:
+        documents, chunk_count = looked_at, sum(r.chunks for r in looked_at.values())
     manifest = Manifest(
         model=settings.model,
         dimension=dimension,

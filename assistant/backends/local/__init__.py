@@ -77,7 +77,7 @@ class LocalVersion:
         return [self.stored.chunks[i] for i in self.stored.chunks.of_document(doc_id)]
 
     def missing_texts(self) -> set[str]:
-        return self.stored.documents.missing()
+        return self.stored.documents.missing(self.stored.records.text_pairs())
 
     def sentence_vectors(self, doc_id: str) -> Iterator[tuple[Span, np.ndarray]]:
         for chunk_id in self.stored.chunks.of_document(doc_id):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.backends.local.tables import mapped
+from assistant.backends.local.tables import mapped, utf8_array
 from assistant.settings import BM25Params
 
 _ARRAYS = ("vocab", "indptr", "rows", "counts", "lengths")
@@ -72,9 +72,8 @@ class Postings:
         used = per_term > 0
         indptr = np.zeros(int(used.sum()) + 1, dtype=np.int64)
         np.cumsum(per_term[used], out=indptr[1:])
-        kept = [term.encode() for term, keep in zip(vocab, used.tolist(), strict=True) if keep]
         return cls(
-            vocab=np.array(kept, dtype=f"S{max(map(len, kept), default=1) or 1}"),
+            vocab=utf8_array(term for term, keep in zip(vocab, used.tolist(), strict=True) if keep),
             indptr=indptr,
             rows=rows.astype(np.int32),
             counts=counts.astype(np.int32),

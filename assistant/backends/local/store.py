@@ -250,6 +250,7 @@ class StoredIndex:
 
     manifest: Manifest
     version: VersionFile
+    records: VersionRecords  # the manifest's documents
     documents: DocumentStore
     segments: list[Segment]
     chunks: SegmentedChunks
@@ -308,9 +309,7 @@ def texts_in_use(index_dir: Path) -> set[str]:
     if generation is None:
         return set()
     try:
-        version = read_version(generation)
-        tables = [load_records(_segment_folder(index_dir, ref.name)) for ref in version.segments]
-        return VersionRecords(tables, version.segments, version.records).text_hashes()
+        return _version_records(generation, read_version(generation)).text_hashes()
     except (CorruptIndexError, IndexMismatchError):
         return set()
 
@@ -501,11 +500,16 @@ def _segment_folder(index_dir: Path, name: str) -> Path:
     return folder
 
 
+def _version_records(generation: Path, version: VersionFile) -> VersionRecords:
+    """A version's records, read without loading its segments' other arrays."""
+    tables = [load_records(_segment_folder(generation.parent, ref.name)) for ref in version.segments]
+    return VersionRecords(tables, version.segments, version.records)
+
+
 def read_manifest(generation: Path) -> Manifest:
     """A version's manifest with every live document's record, read without loading its segments' other arrays."""
     version = read_version(generation)
-    tables = [load_records(_segment_folder(generation.parent, ref.name)) for ref in version.segments]
-    return version.manifest(VersionRecords(tables, version.segments, version.records))
+    return version.manifest(_version_records(generation, version))
 
 
 def _load_segments(index_dir: Path, version: VersionFile) -> list[Segment]:
@@ -523,6 +527,7 @@ def load_index(index_dir: Path) -> StoredIndex:
     return StoredIndex(
         manifest=manifest,
         version=version,
+        records=records,
         documents=DocumentStore(index_dir / TEXTS, records),
         segments=segments,
         chunks=SegmentedChunks(segments, masks, bases, records),

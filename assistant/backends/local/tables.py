@@ -120,8 +120,9 @@ class ChunkTable(Sequence[Chunk]):
 _ID_ENCODING = "utf-8"
 
 
-def _encoded(doc_ids: Iterable[str]) -> np.ndarray:
-    encoded = [d.encode(_ID_ENCODING) for d in doc_ids]
+def utf8_array(strings: Iterable[str]) -> np.ndarray:
+    """Strings as a fixed-width bytes array (UTF-8), which numpy sorts and searches in code-point order."""
+    encoded = [text.encode(_ID_ENCODING) for text in strings]
     return np.array(encoded, dtype=f"S{max((len(e) for e in encoded), default=1) or 1}")
 
 
@@ -151,7 +152,7 @@ class RecordTable(Mapping[str, DocumentRecord]):
     @classmethod
     def of_lines(cls, doc_ids: list[str], texts: list[bytes], lines: list[bytes]) -> RecordTable:
         """A table of records already written as JSON lines, in order."""
-        ids, shas = _encoded(doc_ids), np.array(texts, dtype="S64")
+        ids, shas = utf8_array(doc_ids), np.array(texts, dtype="S64")
         offsets = np.zeros(len(lines) + 1, dtype=np.int64)
         np.cumsum([len(line) for line in lines], out=offsets[1:])
         data = np.frombuffer(b"".join(lines), dtype=np.uint8)
@@ -192,7 +193,7 @@ class RecordTable(Mapping[str, DocumentRecord]):
         """Each document's row, -1 where it is not in the table."""
         if not len(self.ids) or not doc_ids:
             return np.full(len(doc_ids), -1, dtype=np.int64)
-        wanted, ordered = _encoded(doc_ids), self._sorted_ids
+        wanted, ordered = utf8_array(doc_ids), self._sorted_ids
         found = np.minimum(np.searchsorted(ordered, wanted), len(ordered) - 1)
         return np.where(ordered[found] == wanted, self.id_order[found], -1).astype(np.int64)
 
@@ -336,22 +337,15 @@ class DocumentStore(Mapping[str, Document]):
             raise KeyError(doc_id)
         return self._read(doc_id)
 
-    def missing(self) -> set[str]:
-        """The documents whose blob is gone, from one listing of the folder: cheap enough for every update,
-        where reading every blob would cost what loading them on demand saves."""
+    def missing(self, text_hashes: Iterable[tuple[str, str]]) -> set[str]:
+        """The documents (of `text_hashes`: each document and its text's hash) whose blob is gone, from one listing
+        of the folder: cheap enough for every update, where reading every blob would cost what loading them on
+        demand saves."""
         try:
             present = set(os.listdir(self.texts_dir))
         except OSError:
             present = set()
-        return {doc_id for doc_id, sha256 in self.text_hashes() if _blob_name(sha256) not in present}
-
-    def text_hashes(self) -> Iterable[tuple[str, str]]:
-        """Each document's text hash: from the records' text column where they keep one, not parsing them."""
-        by_column = getattr(self.records, "text_pairs", None)
-        if by_column is not None:
-            pairs: Iterable[tuple[str, str]] = by_column()
-            return pairs
-        return ((doc_id, record.text_sha256) for doc_id, record in self.records.items())
+        return {doc_id for doc_id, sha256 in text_hashes if _blob_name(sha256) not in present}
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.records)
